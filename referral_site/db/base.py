@@ -1,0 +1,30 @@
+"""The database ENGINE: django-mongodb-backend with two small changes.
+
+1. ``get_database_version`` asks ``buildInfo`` (camel case) instead of going
+   through pymongo's ``server_info()``, which sends ``buildinfo``. Real MongoDB
+   answers both the same; the embedded stand-in knows only ``buildInfo``
+   (ARCHITECTURE.md section 3, gap 1).
+2. When the settings carry an ``EMBEDDED`` entry (``MONGODB_URI`` unset), the
+   embedded server is started on first connection, not at import time, so that
+   commands that never touch the database never start it.
+"""
+
+from pathlib import Path
+
+from django_mongodb_backend.base import DatabaseWrapper as MongoDatabaseWrapper
+
+
+class DatabaseWrapper(MongoDatabaseWrapper):
+    def get_connection_params(self):
+        embedded = self.settings_dict.get("EMBEDDED")
+        if embedded and not self.settings_dict.get("HOST"):
+            from referral_site import embedded as embedded_server
+
+            self.settings_dict["HOST"] = embedded_server.ensure_running(
+                Path(embedded["DATA_DIR"]), port=int(embedded["PORT"])
+            )
+        return super().get_connection_params()
+
+    def get_database_version(self):
+        build_info = self.connection.admin.command("buildInfo")
+        return tuple(build_info["versionArray"])

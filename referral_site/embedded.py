@@ -1,0 +1,455 @@
+"""The embedded MongoDB-wire server used when ``MONGODB_URI`` is not set.
+
+This module is the only place that starts, finds or stops the stand-in server
+(the ``mongoeco`` package), and the only place that knows what it gets wrong
+(ARCHITECTURE.md section 3). Application code talks to it through pymongo and
+django-mongodb-backend exactly as it would talk to a real MongoDB.
+
+Two ways to run it:
+
+* ``ensure_running(data_dir)``: a long-lived server on the SQLite engine with its
+  data under ``var/``, shared by ``manage.py`` commands, the development server
+  and gunicorn workers. Started on first use, reused while it answers, stopped
+  with ``manage.py embedded_db stop``.
+* ``start_ephemeral()``: a memory-engine server on a free port for one test run.
+
+The server itself runs in its own process (``python -m referral_site.embedded
+serve``) so that its single event loop never shares a GIL with the site.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORT = 27117
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+# Exit status of the server process when the SQLite data file fails its check.
+EXIT_CORRUPT = 3
+
+
+class EmbeddedServerError(RuntimeError):
+    """A one-line, actionable reason why the embedded server is not available."""
+
+
+@dataclass(frozen=True)
+class ServerHandle:
+    pid: int
+    port: int
+    engine: str
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+
+# --------------------------------------------------------------------------
+# Probing
+# --------------------------------------------------------------------------
+
+
+def ping(port: int, timeout_s: float = 1.0) -> bool:
+    """True when a MongoDB-wire server answers ``ping`` on the loopback port."""
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    timeout_ms = int(timeout_s * 1000)
+    client = MongoClient(
+        "127.0.0.1",
+        port,
+        directConnection=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (our own child that exited) still answers kill(0).
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# The persistent (SQLite) server
+# --------------------------------------------------------------------------
+
+
+def _paths(data_dir: Path) -> tuple[Path, Path, Path, Path]:
+    return (
+        data_dir / "mongo.sqlite3",
+        data_dir / "server.json",
+        data_dir / "server.log",
+        data_dir / "server.lock",
+    )
+
+
+def _read_state(state_file: Path) -> ServerHandle | None:
+    try:
+        state = json.loads(state_file.read_text())
+        return ServerHandle(pid=int(state["pid"]), port=int(state["port"]), engine=state["engine"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def status(data_dir: Path) -> tuple[ServerHandle | None, bool]:
+    """The recorded server of ``data_dir`` (if any) and whether it answers."""
+    _, state_file, _, _ = _paths(data_dir)
+    handle = _read_state(state_file)
+    if handle is None:
+        return None, False
+    return handle, _pid_alive(handle.pid) and ping(handle.port)
+
+
+def ensure_running(data_dir: Path, port: int = DEFAULT_PORT) -> str:
+    """Return the URI of the SQLite-engine server for ``data_dir``, starting it if needed.
+
+    Safe to call from several processes at once (gunicorn workers): a file lock
+    makes exactly one of them start the server; the others reuse it.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_file, state_file, log_file, lock_file = _paths(data_dir)
+    with open(lock_file, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        handle = _read_state(state_file)
+        if handle is not None:
+            if _pid_alive(handle.pid):
+                if _wait_until_answering(handle.port, deadline_s=START_TIMEOUT_S, pid=handle.pid):
+                    return handle.uri
+                raise EmbeddedServerError(
+                    f"the embedded MongoDB server (pid {handle.pid}, port {handle.port}) is "
+                    f"running but not answering; run `manage.py embedded_db stop` and retry"
+                )
+            # The recorded server died (crash, reboot, kill -9): its data is
+            # durable in SQLite, so starting a new one is the recovery.
+            state_file.unlink(missing_ok=True)
+        if not port_is_free(port):
+            raise EmbeddedServerError(
+                f"port {port} is in use by another program; stop it or set "
+                f"EMBEDDED_MONGODB_PORT to a free port"
+            )
+        handle = _spawn(engine="sqlite", port=port, db_file=db_file, log_file=log_file)
+        state_file.write_text(json.dumps({"pid": handle.pid, "port": handle.port, "engine": "sqlite"}))
+        return handle.uri
+
+
+def stop(data_dir: Path) -> ServerHandle | None:
+    """Stop the recorded server of ``data_dir``; return it, or None when none ran."""
+    _, state_file, _, lock_file = _paths(data_dir)
+    if not state_file.exists():
+        return None
+    with open(lock_file, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        handle = _read_state(state_file)
+        if handle is not None and _pid_alive(handle.pid):
+            _terminate(handle.pid)
+        state_file.unlink(missing_ok=True)
+        return handle
+
+
+def _terminate(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _wait_until_answering(port: int, *, deadline_s: float, pid: int, proc=None) -> bool:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        if proc is None and not _pid_alive(pid):
+            return False
+        if ping(port, timeout_s=0.5):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _spawn(*, engine: str, port: int, db_file: Path | None, log_file: Path | None,
+           detach: bool = True) -> ServerHandle:
+    args = [sys.executable, "-m", "referral_site.embedded", "serve", "--engine", engine,
+            "--port", str(port)]
+    if db_file is not None:
+        args += ["--path", str(db_file)]
+    log = open(log_file, "ab") if log_file is not None else subprocess.DEVNULL  # noqa: SIM115
+    project_root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(project_root), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own module
+        args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+        start_new_session=detach, cwd=project_root,
+    )
+    if log_file is not None:
+        log.close()
+    if _wait_until_answering(port, deadline_s=START_TIMEOUT_S, pid=proc.pid, proc=proc):
+        return ServerHandle(pid=proc.pid, port=port, engine=engine)
+    code = proc.poll()
+    if code is None:
+        _terminate(proc.pid)
+    if code == EXIT_CORRUPT:
+        raise EmbeddedServerError(
+            f"the embedded database file {db_file} is corrupt; move it away (or restore a "
+            f"backup) and run the command again"
+        )
+    where = f"; see {log_file}" if log_file is not None else ""
+    raise EmbeddedServerError(
+        f"the embedded MongoDB server did not start on port {port} (exit status {code}){where}"
+    )
+
+
+# --------------------------------------------------------------------------
+# The per-test-run (memory) server
+# --------------------------------------------------------------------------
+
+
+class EphemeralServer:
+    """A memory-engine server on a free port, owned by the process that made it."""
+
+    def __init__(self, handle: ServerHandle):
+        self.handle = handle
+        self.uri = handle.uri
+
+    def stop(self) -> None:
+        if _pid_alive(self.handle.pid):
+            _terminate(self.handle.pid)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.handle.pid, 0)
+
+
+def start_ephemeral(port: int | None = None) -> EphemeralServer:
+    port = port or free_port()
+    if not port_is_free(port):
+        raise EmbeddedServerError(f"port {port} is in use by another program; choose another port")
+    return EphemeralServer(_spawn(engine="memory", port=port, db_file=None, log_file=None,
+                                  detach=False))
+
+
+# --------------------------------------------------------------------------
+# Inside the server process: the accommodations for the stand-in's gaps
+# --------------------------------------------------------------------------
+
+
+def _mongo_truthy(value, missing) -> bool:
+    # MongoDB's aggregation truthiness: false, null, 0 and missing are false;
+    # everything else (including "" and []) is true.
+    if value is missing or value is None or value is False:
+        return False
+    if isinstance(value, bool):
+        return True
+    try:
+        from bson.decimal128 import Decimal128
+
+        if isinstance(value, Decimal128):
+            return value.to_decimal() != 0
+    except ImportError:  # pragma: no cover - bson ships with pymongo
+        pass
+    if isinstance(value, int | float):
+        return value != 0
+    return True
+
+
+def install_accommodations() -> None:
+    """Teach the stand-in what real MongoDB does and it does not (gaps 2 and 3)."""
+    from mongoeco.core.aggregation.extensions import register_aggregation_expression_operator
+
+    # Gap 2: the `$not` aggregation expression is missing; joins, isnull and
+    # negated Q objects compile to it.
+    def _not(document, spec, variables, dialect, context):
+        args = spec if isinstance(spec, list) else [spec]
+        if len(args) != 1:
+            raise ValueError("$not takes exactly one argument")
+        value = context.evaluate_expression_with_missing(document, args[0], variables)
+        return not _mongo_truthy(value, context.missing_sentinel)
+
+    register_aggregation_expression_operator("$not", _not)
+    _install_nested_projection_fix()
+
+
+_FIELD_SPEC_STAGES = {"$project", "$addFields", "$set"}
+
+
+def _is_embedded_document_spec(value) -> bool:
+    # {"title": 1} or {"title": "$products.title"}: a document of fields, not
+    # an operator expression such as {"$literal": ...} or {"$cond": ...}.
+    return isinstance(value, dict) and bool(value) and not any(
+        isinstance(key, str) and key.startswith("$") for key in value
+    )
+
+
+def _flatten_field_spec(spec: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in spec.items():
+        path = f"{prefix}{key}"
+        if _is_embedded_document_spec(value):
+            flat.update(_flatten_field_spec(value, prefix=f"{path}."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def flatten_pipeline(pipeline: list) -> list:
+    """Rewrite nested field documents in $project/$addFields/$set as dotted paths.
+
+    ``{"$project": {"a": {"b": 1}}}`` and ``{"$project": {"a.b": 1}}`` mean the
+    same to MongoDB, as do ``{"$addFields": {"a": {"b": "$x"}}}`` and
+    ``{"$addFields": {"a.b": "$x"}}``; the stand-in understands only the dotted
+    form. Nested pipelines ($lookup, $facet, $unionWith) are rewritten too.
+    """
+    rewritten = []
+    for stage in pipeline:
+        if not isinstance(stage, dict) or len(stage) != 1:
+            rewritten.append(stage)
+            continue
+        (operator, spec), = stage.items()
+        if operator in _FIELD_SPEC_STAGES and isinstance(spec, dict):
+            spec = _flatten_field_spec(spec)
+        elif operator in ("$lookup", "$unionWith") and isinstance(spec, dict) and isinstance(
+            spec.get("pipeline"), list
+        ):
+            spec = {**spec, "pipeline": flatten_pipeline(spec["pipeline"])}
+        elif operator == "$facet" and isinstance(spec, dict):
+            spec = {name: flatten_pipeline(sub) if isinstance(sub, list) else sub
+                    for name, sub in spec.items()}
+        rewritten.append({operator: spec})
+    return rewritten
+
+
+def _install_nested_projection_fix() -> None:
+    """Gap 3: nested documents in $project/$addFields are taken as literals.
+
+    django-mongodb-backend emits the nested form for values() across a foreign
+    key and for select_related() with ordering; the wire executor rewrites
+    every aggregate command's pipeline before the stand-in prepares it.
+    """
+    from mongoeco.wire.executor import WireCommandExecutor
+
+    original = WireCommandExecutor._build_request_context
+
+    def _build_request_context(self, body, **kwargs):
+        if isinstance(body, dict) and "aggregate" in body and isinstance(
+            body.get("pipeline"), list
+        ):
+            # Same key order: the command name must stay the first key.
+            body = {key: (flatten_pipeline(value) if key == "pipeline" else value)
+                    for key, value in body.items()}
+        return original(self, body, **kwargs)
+
+    WireCommandExecutor._build_request_context = _build_request_context
+
+
+def serve(engine: str, port: int, path: str | None) -> int:
+    import asyncio
+
+    if engine == "sqlite":
+        if path is None:
+            print("--path is required for the sqlite engine", file=sys.stderr)
+            return 2
+        problem = _sqlite_problem(Path(path))
+        if problem:
+            print(f"corrupt data file {path}: {problem}", file=sys.stderr)
+            return EXIT_CORRUPT
+
+    install_accommodations()
+
+    from mongoeco.engines.memory import MemoryEngine
+    from mongoeco.engines.sqlite import SQLiteEngine
+    from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
+
+    async def main() -> None:
+        storage = MemoryEngine() if engine == "memory" else SQLiteEngine(path)
+        server = AsyncMongoEcoProxyServer(engine=storage, host="127.0.0.1", port=port)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await server.start()
+        print(f"embedded MongoDB ({engine}) listening on 127.0.0.1:{port}", flush=True)
+        try:
+            await stopping.wait()
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def _sqlite_problem(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("PRAGMA quick_check").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if row is None or row[0] != "ok":
+        return str(row[0] if row else "quick_check returned nothing")
+    return None
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m referral_site.embedded")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_parser = sub.add_parser("serve", help="run the server in the foreground")
+    serve_parser.add_argument("--engine", choices=("memory", "sqlite"), required=True)
+    serve_parser.add_argument("--port", type=int, required=True)
+    serve_parser.add_argument("--path")
+    args = parser.parse_args(argv)
+    return serve(args.engine, args.port, args.path)
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,147 @@
+"""Settings shared by every environment; values come from the environment.
+
+Every variable read here is listed, with its default, in the README.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from pymongo.uri_parser import parse_uri
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-only")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "referral_site.mongo_apps.MongoAdminConfig",
+    "referral_site.mongo_apps.MongoAuthConfig",
+    "referral_site.mongo_apps.MongoContentTypesConfig",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_mongodb_backend",
+    "django_htmx",
+    "referral_site",
+    "accounts",
+    "catalog",
+    "referrals",
+    "purchases",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "referral_site.urls"
+WSGI_APPLICATION = "referral_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+# MONGODB_URI set: that MongoDB (>= 7.0). Unset: the embedded MongoDB-wire
+# server (referral_site/embedded.py), started on first connection, data in var/.
+MONGODB_URI = env("MONGODB_URI", default="")
+MONGODB_NAME = env("MONGODB_NAME", default="") or (
+    (parse_uri(MONGODB_URI).get("database") if MONGODB_URI else None) or "referral_store"
+)
+DATABASES = {
+    "default": {
+        "ENGINE": "referral_site.db",
+        "HOST": MONGODB_URI,
+        "NAME": MONGODB_NAME,
+        "OPTIONS": {
+            # Fail fast when the database is unreachable, so pages can answer
+            # 503 quickly instead of hanging for pymongo's 30 s default.
+            "serverSelectionTimeoutMS": env.int("MONGODB_TIMEOUT_MS", default=3000),
+        },
+    }
+}
+if not MONGODB_URI:
+    DATABASES["default"]["EMBEDDED"] = {
+        "DATA_DIR": str(env.path("EMBEDDED_MONGODB_DIR", default=str(VAR_DIR / "mongo"))),
+        "PORT": env.int("EMBEDDED_MONGODB_PORT", default=27117),
+    }
+
+DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+MIGRATION_MODULES = {
+    "admin": "referral_site.mongo_migrations.admin",
+    "auth": "referral_site.mongo_migrations.auth",
+    "contenttypes": "referral_site.mongo_migrations.contenttypes",
+}
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+LANGUAGE_CODE = "en-us"
+# UTC always: the stand-in's $dateTrunc has no time-zone support (gap 4), and
+# stored times are UTC anyway; templates show local time.
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+_MAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+MAILERS = {"default": {"BACKEND": _MAIL_BACKEND, "OPTIONS": {}}}
+if _MAIL_BACKEND.endswith("smtp.EmailBackend"):
+    MAILERS["default"]["OPTIONS"] = {
+        "host": env("EMAIL_HOST", default="localhost"),
+        "port": env.int("EMAIL_PORT", default=587),
+        "username": env("EMAIL_HOST_USER", default=""),
+        "password": env("EMAIL_HOST_PASSWORD", default=""),
+        "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+    }
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@localhost")
+
+# --- Business rules (ARCHITECTURE.md section 5) ----------------------------
+CREDIT_VALUE = Decimal(env("CREDIT_VALUE", default="10.00"))
+REFERRAL_REWARD_REFERRER = env.int("REFERRAL_REWARD_REFERRER", default=2)
+REFERRAL_REWARD_REFERRED = env.int("REFERRAL_REWARD_REFERRED", default=2)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

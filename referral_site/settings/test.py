@@ -1,0 +1,14 @@
+"""Test run: fast hashing, mail kept in memory, a per-run memory database.
+
+tests/conftest.py starts the memory-engine server and points HOST at it unless
+MONGODB_URI is set (then the suite runs against that real MongoDB).
+"""
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from referral_site import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("", include("referrals.urls")),
+    path("products/", include("catalog.urls")),
+    path("", include("purchases.urls")),
+]

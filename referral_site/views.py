@@ -1,0 +1,20 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from catalog.selectors import product_list_featured
+from referral_site.health import database_status
+
+
+@require_GET
+def home(request):
+    return render(request, "home.html", {"products": product_list_featured()})
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    ok, detail = database_status()
+    body = {"status": "ok" if ok else "unavailable", "database": detail}
+    return JsonResponse(body, status=200 if ok else 503)
