@@ -157,9 +157,11 @@ def ensure_running(data_dir: Path, port: int = DEFAULT_PORT) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         handle = _read_state(state_file)
         if handle is not None:
+            if _pid_alive(handle.pid) and _wait_until_answering(
+                handle.port, deadline_s=START_TIMEOUT_S, pid=handle.pid
+            ):
+                return handle.uri
             if _pid_alive(handle.pid):
-                if _wait_until_answering(handle.port, deadline_s=START_TIMEOUT_S, pid=handle.pid):
-                    return handle.uri
                 raise EmbeddedServerError(
                     f"the embedded MongoDB server (pid {handle.pid}, port {handle.port}) is "
                     f"running but not answering; run `manage.py embedded_db stop` and retry"
@@ -173,7 +175,8 @@ def ensure_running(data_dir: Path, port: int = DEFAULT_PORT) -> str:
                 f"EMBEDDED_MONGODB_PORT to a free port"
             )
         handle = _spawn(engine="sqlite", port=port, db_file=db_file, log_file=log_file)
-        state_file.write_text(json.dumps({"pid": handle.pid, "port": handle.port, "engine": "sqlite"}))
+        state = {"pid": handle.pid, "port": handle.port, "engine": "sqlite"}
+        state_file.write_text(json.dumps(state))
         return handle.uri
 
 

@@ -1,0 +1,45 @@
+"""Load the demo catalog and the demo accounts. Running it again adds nothing."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from accounts.models import User
+from accounts.services import user_create
+from catalog.demo import demo_products
+from catalog.models import Product
+
+DEMO_STAFF_EMAIL = "admin@example.com"
+DEMO_STAFF_PASSWORD = "demo-admin-pass"  # noqa: S105 - documented demo credentials
+DEMO_CUSTOMER_EMAIL = "customer@example.com"
+DEMO_CUSTOMER_PASSWORD = "demo-customer-pass"  # noqa: S105 - documented demo credentials
+
+
+class Command(BaseCommand):
+    help = "Load the demo catalog and the demo staff and customer accounts (idempotent)."
+
+    def handle(self, *args, **options):
+        wanted = demo_products()
+        existing = set(
+            Product.objects.filter(title__in=[p["title"] for p in wanted]).values_list(
+                "title", flat=True
+            )
+        )
+        missing = [Product(**p) for p in wanted if p["title"] not in existing]
+        for product in missing:
+            product.full_clean()
+        Product.objects.bulk_create(missing)
+
+        made_users = 0
+        for email, password, name, staff in (
+            (DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD, "Demo Staff", True),
+            (DEMO_CUSTOMER_EMAIL, DEMO_CUSTOMER_PASSWORD, "Demo Customer", False),
+        ):
+            if not User.objects.filter(email=email).exists():
+                user_create(email=email, password=password, name=name, is_staff=staff,
+                            is_superuser=staff)
+                made_users += 1
+        if options["verbosity"] >= 1:
+            self.stdout.write(
+                f"seed_demo: {len(missing)} products and {made_users} users added "
+                f"({len(wanted)} demo products in all; credit value {settings.CREDIT_VALUE})"
+            )
