@@ -76,7 +76,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     last_login = models.DateTimeField("last login", blank=True, null=True, db_column="lastLogin")
     is_superuser = models.BooleanField(
         "superuser status", default=False, db_column="isSuperuser",
-        help_text="Designates that this user has all permissions without explicitly assigning them.",
+        help_text="Designates that this user has all permissions without explicitly assigning them.",  # noqa: E501
     )
 
     objects = UserManager()
@@ -104,3 +104,23 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.name.split(" ")[0] if self.name else ""
+
+
+class RateLimitBucket(models.Model):
+    """One fixed-window counter of attempts (collection ``rateLimits``).
+
+    Counters live in the database, not in process memory, so every gunicorn
+    worker on every host shares them (ARCHITECTURE.md section 8). ``key`` holds
+    an HMAC of the address or e-mail, never the value itself. A TTL index on
+    ``expiresAt`` (migration 0002) lets MongoDB delete finished windows.
+    """
+
+    key = models.CharField(max_length=200, unique=True, db_column="key")
+    count = models.PositiveIntegerField(default=0, db_column="count")
+    expires_at = models.DateTimeField(db_column="expiresAt")
+
+    class Meta:
+        db_table = "rateLimits"
+
+    def __str__(self):
+        return f"{self.key}: {self.count}"

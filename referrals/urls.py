@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from referrals import views
 
 app_name = "referrals"
 
-urlpatterns = []
+urlpatterns = [
+    path("r/<str:code>/", views.referral_link, name="link"),
+]
