@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 from referral_site.validators import non_negative
 
@@ -16,6 +17,20 @@ def _money(label: str, **kwargs) -> models.DecimalField:
         validators=[MinValueValidator(Decimal("0"), message=f"{label} cannot be negative.")],
         **kwargs,
     )
+
+
+class PurchaseStatus(models.TextChoices):
+    # The purchase records its progress so an interrupted one can be completed
+    # or rolled back (purchases.services.purchase_resume).
+    PENDING = "pending", "Pending"  # recorded; no money has moved
+    CREDITS_RESERVED = "credits_reserved", "Credits reserved"  # credits spent, card not charged
+    PAID = "paid", "Paid"  # fully paid; completion (first purchase, awards) to do
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"  # declined or interrupted; spent credits returned
+    REFUNDED = "refunded", "Refunded"
+
+
+IN_FLIGHT_STATUSES = (PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED, PurchaseStatus.PAID)
 
 
 class Purchase(models.Model):
@@ -37,6 +52,15 @@ class Purchase(models.Model):
     payment_method_id = models.CharField(max_length=255, blank=True, db_column="paymentMethodId")
     is_first_purchase = models.BooleanField(default=False, db_column="isFirstPurchase")
     referral_credit_awarded = models.BooleanField(default=False, db_column="referralCreditAwarded")
+    status = models.CharField(max_length=20, choices=PurchaseStatus.choices,
+                              default=PurchaseStatus.PENDING, db_column="status")
+    # "<userId>:<checkout token>": one purchase per checkout intent, enforced by
+    # the unique index (null for purchases made outside checkout).
+    idempotency_key = models.CharField(max_length=100, unique=True, null=True, blank=True,
+                                       db_column="idempotencyKey")
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_column="paymentIntentId")
+    failure_reason = models.CharField(max_length=255, blank=True, db_column="failureReason")
+    refunded_at = models.DateTimeField(null=True, blank=True, db_column="refundedAt")
     created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
     updated_at = models.DateTimeField(auto_now=True, db_column="updatedAt")
 
@@ -46,7 +70,35 @@ class Purchase(models.Model):
         indexes = [
             models.Index(fields=["-created_at"], name="purchases_created_desc"),
             models.Index(fields=["is_first_purchase"], name="purchases_is_first"),
+            models.Index(fields=["status", "updated_at"], name="purchases_status_updated"),
+        ]
+        constraints = [
+            # At most one first purchase per user: the database, not a count
+            # before the insert, decides which of two racing purchases is first.
+            models.UniqueConstraint(fields=["user", "is_first_purchase"],
+                                    condition=Q(is_first_purchase=True),
+                                    name="purchases_one_first_per_user"),
         ]
 
     def __str__(self):
         return f"{self.product_name} ({self.amount})"
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == PurchaseStatus.COMPLETED
+
+
+class PaymentEvent(models.Model):
+    """A payment provider's webhook event, recorded once (unique eventId)."""
+
+    event_id = models.CharField(max_length=255, unique=True, db_column="eventId")
+    type = models.CharField(max_length=100, db_column="type")
+    purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="payment_events", db_column="purchaseId")
+    created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
+
+    class Meta:
+        db_table = "paymentEvents"
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"

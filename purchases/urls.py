@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from purchases import views, webhooks
 
 app_name = "purchases"
 
-urlpatterns = []
+urlpatterns = [
+    path("checkout/<str:product_id>/", views.checkout, name="checkout"),
+    path("purchases/", views.purchase_list, name="list"),
+    path("purchases/<str:purchase_id>/", views.purchase_detail, name="detail"),
+    path("webhooks/stripe/", webhooks.stripe_webhook, name="stripe-webhook"),
+]

@@ -4,7 +4,9 @@
    through pymongo's ``server_info()``, which sends ``buildinfo``. Real MongoDB
    answers both the same; the embedded stand-in knows only ``buildInfo``
    (ARCHITECTURE.md section 3, gap 1).
-2. When the settings carry an ``EMBEDDED`` entry (``MONGODB_URI`` unset), the
+2. Every MongoClient carries the site's command listeners
+   (referral_site/db_monitoring.py), which count commands per request.
+3. When the settings carry an ``EMBEDDED`` entry (``MONGODB_URI`` unset), the
    embedded server is started on first connection, not at import time, so that
    commands that never touch the database never start it.
 """
@@ -24,6 +26,20 @@ class DatabaseWrapper(MongoDatabaseWrapper):
                 Path(embedded["DATA_DIR"]), port=int(embedded["PORT"])
             )
         return super().get_connection_params()
+
+    def get_new_connection(self, conn_params):
+        from referral_site.db_monitoring import event_listeners
+
+        conn_params = {**conn_params,
+                       "event_listeners": [*conn_params.get("event_listeners", ()),
+                                           *event_listeners()]}
+        return super().get_new_connection(conn_params)
+
+    def init_connection_state(self):
+        super().init_connection_state()
+        # Ask `hello` once, at connection time, whether the deployment has
+        # transactions (referral_site.transactions), not during a request.
+        self.features._supports_transactions  # noqa: B018
 
     def get_database_version(self):
         build_info = self.connection.admin.command("buildInfo")

@@ -1,0 +1,56 @@
+"""The ledger for staff: read-only, plus credit adjustments through the service."""
+
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from credits.forms import CreditAdjustmentForm
+from credits.models import CreditTransaction
+from credits.services import credits_adjust
+from purchases.forms import new_checkout_token
+from referral_site.exceptions import ApplicationError
+
+
+@admin.register(CreditTransaction)
+class CreditTransactionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user_id", "amount", "kind", "reason", "balance_after",
+                    "actor_id", "purchase_id", "referral_id")
+    list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("idempotency_key", "reason")
+    ordering = ("-created_at",)
+    readonly_fields = [f.name for f in CreditTransaction._meta.fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """'Add' is a credit adjustment: an entry through credits_adjust, never a raw row."""
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        if request.method == "POST":
+            form = CreditAdjustmentForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    entry = credits_adjust(
+                        user=data["user"], amount=data["amount"], reason=data["reason"],
+                        actor=request.user,
+                        idempotency_key=f"adjustment:{request.user.pk}:{data['token']}")
+                except ApplicationError as exc:
+                    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                else:
+                    if entry is not None:
+                        self.log_addition(request, entry, [{"added": {}}])
+                    self.message_user(request, f"Adjusted {data['user'].name}'s credits by "
+                                               f"{data['amount']:+d}.", messages.SUCCESS)
+                    return redirect("admin:credits_credittransaction_changelist")
+        else:
+            form = CreditAdjustmentForm(initial={"token": new_checkout_token(),
+                                                 "user": request.GET.get("user", "")})
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "opts": self.model._meta, "title": "Adjust a customer's credits",
+                   **(extra_context or {})}
+        return TemplateResponse(request, "admin/credits/adjust.html", context)

@@ -1,0 +1,60 @@
+"""The credit ledger: collection creditTransactions (ARCHITECTURE.md section 4).
+
+Append-only. One document per change of a user's credits, with the signed
+amount, what it was for, who did it, and a unique idempotency key. The users'
+``credits`` and ``totalCreditsEarned`` fields are caches of this collection.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Kind(models.TextChoices):
+    REFERRAL_REWARD_REFERRER = "referral_reward_referrer", "Referral reward (you referred)"
+    REFERRAL_REWARD_REFERRED = "referral_reward_referred", "Referral reward (you were referred)"
+    SPEND = "spend", "Spent at checkout"
+    REFUND = "refund", "Refund"
+    ADJUSTMENT = "adjustment", "Staff adjustment"
+
+
+# Kinds whose positive amounts count towards totalCreditsEarned.
+EARNING_KINDS = (Kind.REFERRAL_REWARD_REFERRER, Kind.REFERRAL_REWARD_REFERRED, Kind.ADJUSTMENT)
+
+
+class CreditTransaction(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_transactions",
+        db_column="userId",
+    )
+    # Signed, in credits: positive adds to the balance, negative spends.
+    amount = models.IntegerField(db_column="amount")
+    kind = models.CharField(max_length=32, choices=Kind.choices, db_column="kind")
+    purchase = models.ForeignKey(
+        "purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="credit_transactions", db_column="purchaseId", db_index=False,
+    )
+    referral = models.ForeignKey(
+        "referrals.Referral", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="credit_transactions", db_column="referralId", db_index=False,
+    )
+    # The staff member for adjustments and refunds; null when the system acted.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", db_column="actorId", db_index=False,
+    )
+    reason = models.CharField(max_length=500, db_column="reason")
+    # The user's balance right after this change, as the atomic update returned it.
+    balance_after = models.IntegerField(null=True, blank=True, db_column="balanceAfter")
+    # The unique index on this key, not a lookup, makes each change exactly-once.
+    idempotency_key = models.CharField(max_length=200, unique=True, db_column="idempotencyKey")
+    created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
+
+    class Meta:
+        db_table = "creditTransactions"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="credit_tx_user_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount:+d} {self.kind} ({self.idempotency_key})"

@@ -1,0 +1,111 @@
+"""pymongo command monitoring: count the commands a piece of code sends.
+
+Counting at the driver, not in the ORM, sees every command: ORM queries and
+the direct pymongo calls that the credit services make alike. Used by tests
+and benchmarks to bound the database commands per request.
+"""
+
+import logging
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from pymongo import monitoring
+
+
+@dataclass
+class CommandLog:
+    commands: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    def names(self) -> list[str]:
+        return [f"{name} {collection}".strip() for name, collection in self.commands]
+
+
+class _CountingListener(monitoring.CommandListener):
+    def __init__(self):
+        self._local = threading.local()
+
+    def _logs(self) -> list[CommandLog]:
+        logs = getattr(self._local, "logs", None)
+        if logs is None:
+            logs = self._local.logs = []
+        return logs
+
+    def started(self, event):
+        logs = self._logs()
+        if not logs:
+            return
+        name = event.command_name
+        collection = event.command.get(name)
+        entry = (name, collection if isinstance(collection, str) else "")
+        for log in logs:
+            log.commands.append(entry)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+class SlowCommandListener(monitoring.CommandListener):
+    """Log every command slower than SLOW_QUERY_MS: collection, name, duration.
+
+    Never the command document itself: filters and updates carry e-mail
+    addresses, names and tokens, and logs carry no personal data.
+    """
+
+    def __init__(self, threshold_ms: float):
+        self.threshold_ms = threshold_ms
+        self._collections: dict[tuple, str] = {}
+        self._lock = threading.Lock()
+
+    def started(self, event):
+        collection = event.command.get(event.command_name)
+        with self._lock:
+            self._collections[(event.connection_id, event.request_id)] = (
+                collection if isinstance(collection, str) else "")
+
+    def _finish(self, event, outcome: str):
+        with self._lock:
+            collection = self._collections.pop((event.connection_id, event.request_id), "")
+        duration_ms = event.duration_micros / 1000
+        if duration_ms >= self.threshold_ms:
+            slow_logger.warning(
+                "slow database command: %s %s took %.1f ms (%s)",
+                event.command_name, collection, duration_ms, outcome,
+                extra={"db_command": event.command_name, "db_collection": collection,
+                       "duration_ms": round(duration_ms, 1), "outcome": outcome},
+            )
+
+    def succeeded(self, event):
+        self._finish(event, "ok")
+
+    def failed(self, event):
+        self._finish(event, "failed")
+
+
+COUNTING_LISTENER = _CountingListener()
+slow_logger = logging.getLogger("referral_site.slow_query")
+
+
+def event_listeners() -> list[monitoring.CommandListener]:
+    """The listeners every MongoClient of the site is created with."""
+    from django.conf import settings
+
+    return [COUNTING_LISTENER, SlowCommandListener(settings.SLOW_QUERY_MS)]
+
+
+@contextmanager
+def count_commands():
+    """Collect the commands this thread sends inside the block."""
+    log = CommandLog()
+    logs = COUNTING_LISTENER._logs()
+    logs.append(log)
+    try:
+        yield log
+    finally:
+        logs.remove(log)
