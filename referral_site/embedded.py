@@ -317,6 +317,32 @@ def install_accommodations() -> None:
 
     register_aggregation_expression_operator("$not", _not)
     _install_nested_projection_fix()
+    _install_sqlite_text_count_fix()
+
+
+def _install_sqlite_text_count_fix() -> None:
+    """The SQLite engine's ``count`` ignores a ``$text`` condition.
+
+    It counts every document matching the rest of the filter, so a catalog
+    search shows a wrong total. ``find`` applies ``$text`` correctly, so a
+    count with a text query is answered by counting what find returns.
+    """
+    from mongoeco.engines.sqlite import SQLiteEngine
+
+    original = SQLiteEngine.count_find_semantics
+
+    async def count_find_semantics(self, db_name, coll_name, semantics, *, context=None,
+                                   operation_context=None):
+        if getattr(semantics, "text_query", None) is None:
+            return await original(self, db_name, coll_name, semantics, context=context,
+                                  operation_context=operation_context)
+        session = operation_context.session if operation_context is not None else context
+        count = 0
+        async for _ in self.scan_find_semantics(db_name, coll_name, semantics, context=session):
+            count += 1
+        return count
+
+    SQLiteEngine.count_find_semantics = count_find_semantics
 
 
 _FIELD_SPEC_STAGES = {"$project", "$addFields", "$set"}

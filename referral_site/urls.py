@@ -12,3 +12,5 @@ urlpatterns = [
     path("products/", include("catalog.urls")),
     path("", include("purchases.urls")),
 ]
+
+handler500 = "referral_site.errors.server_error"

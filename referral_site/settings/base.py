@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "catalog",
     "referrals",
     "purchases",
+    "credits",
 ]
 
 MIDDLEWARE = [
@@ -41,9 +42,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.ClerkSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "referral_site.errors.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "referral_site.urls"
@@ -121,16 +125,22 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-_MAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-MAILERS = {"default": {"BACKEND": _MAIL_BACKEND, "OPTIONS": {}}}
-if _MAIL_BACKEND.endswith("smtp.EmailBackend"):
-    MAILERS["default"]["OPTIONS"] = {
-        "host": env("EMAIL_HOST", default="localhost"),
-        "port": env.int("EMAIL_PORT", default=587),
-        "username": env("EMAIL_HOST_USER", default=""),
-        "password": env("EMAIL_HOST_PASSWORD", default=""),
-        "use_tls": env.bool("EMAIL_USE_TLS", default=True),
-    }
+def mailers(default_backend: str) -> dict:
+    """MAILERS from EMAIL_BACKEND (and EMAIL_HOST etc. for the SMTP backend)."""
+    backend = env("EMAIL_BACKEND", default=default_backend)
+    options = {}
+    if backend.endswith("smtp.EmailBackend"):
+        options = {
+            "host": env("EMAIL_HOST", default="localhost"),
+            "port": env.int("EMAIL_PORT", default=587),
+            "username": env("EMAIL_HOST_USER", default=""),
+            "password": env("EMAIL_HOST_PASSWORD", default=""),
+            "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+        }
+    return {"default": {"BACKEND": backend, "OPTIONS": options}}
+
+
+MAILERS = mailers("django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@localhost")
 
 # --- Business rules (ARCHITECTURE.md section 5) ----------------------------
@@ -144,4 +154,48 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# --- Accounts and referral capture (issue 3) --------------------------------
+# Where a new account lands after sign-up (a safe ?next= wins).
+SIGNUP_REDIRECT_URL = env("SIGNUP_REDIRECT_URL", default="/dashboard/")
+# How long a referral link's code is remembered in its signed cookie.
+REFERRAL_COOKIE_MAX_AGE = env.int("REFERRAL_COOKIE_DAYS", default=30) * 24 * 60 * 60
+# Sign-in + sign-up attempts per IP address and per account, and password reset
+# requests likewise, per window (seconds). 0 turns the limit off.
+AUTH_RATE_LIMIT = env.int("AUTH_RATE_LIMIT", default=10)
+AUTH_RATE_WINDOW_SECONDS = env.int("AUTH_RATE_WINDOW_SECONDS", default=900)
+# Reverse proxies in front of the app that append to X-Forwarded-For; 0 means
+# the client address is REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Clerk sign-in, on when both the PEM public key and the allowed azp origins are set.
+CLERK_JWT_KEY = env("CLERK_JWT_KEY", default="")
+CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
+CLERK_LEEWAY_SECONDS = env.int("CLERK_LEEWAY_SECONDS", default=5)
+
+# --- Checkout and payments (issue 5) ----------------------------------------
+# Stripe: set the secret key to charge through Stripe; unset, the built-in
+# test gateway accepts Stripe's test cards and moves no money.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# A purchase still in progress after this many seconds counts as interrupted:
+# resubmitting it, or reconcile_credits, resumes it.
+CHECKOUT_LEASE_SECONDS = env.int("CHECKOUT_LEASE_SECONDS", default=120)
+
+# --- Operations (issue 7) ----------------------------------------------------
+# Database commands slower than this are logged (collection, command, duration).
+SLOW_QUERY_MS = env.float("SLOW_QUERY_MS", default=100)
+# Only the site's own files: scripts and styles from /static/, no inline code.
+# Product images may live elsewhere: list their hosts in CSP_IMG_HOSTS.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:", *env.list("CSP_IMG_HOSTS", default=[])],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'self'"],
+    "object-src": ["'none'"],
 }

@@ -18,3 +18,22 @@ document.addEventListener("click", (event) => {
     try { document.execCommand("copy"); done("Copied!"); } catch (e) { done("Press Ctrl+C to copy"); }
   }
 });
+
+// Product images that fail to load show the placeholder (no inline handlers:
+// the Content-Security-Policy forbids them). Errors before this script ran
+// are caught by the check on load.
+function useFallback(img) {
+  if (img.dataset.fallback && img.src !== new URL(img.dataset.fallback, location.href).href) {
+    img.src = img.dataset.fallback;
+  }
+}
+document.addEventListener("error", (event) => {
+  if (event.target instanceof HTMLImageElement && event.target.dataset.fallback) useFallback(event.target);
+}, true);
+function checkImages(root) {
+  root.querySelectorAll("img[data-fallback]").forEach((img) => {
+    if (img.complete && img.naturalWidth === 0) useFallback(img);
+  });
+}
+document.addEventListener("DOMContentLoaded", () => checkImages(document));
+document.addEventListener("htmx:afterSwap", (event) => checkImages(event.target));

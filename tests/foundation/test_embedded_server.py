@@ -123,3 +123,20 @@ def test_ephemeral_memory_server_starts_and_stops():
     server.stop()
 
     assert not embedded.ping(port)
+
+
+def test_a_count_with_a_text_query_counts_only_matching_documents_on_sqlite(data_dir):
+    """On the SQLite engine `count` ignored $text; find applied it (accommodated)."""
+    uri = embedded.ensure_running(data_dir, port=embedded.free_port())
+    with MongoClient(uri) as client:
+        products = client.shop.products
+        products.create_index([("title", "text")], name="title_text")
+        products.insert_many([{"title": "Clean Code", "price": 1}, {"title": "Refactoring",
+                              "price": 1}, {"title": "Clean Architecture", "price": 2}])
+        query = {"$text": {"$search": "clean"}, "price": 1}
+
+        counted = client.shop.command({"count": "products", "query": query})["n"]
+        found = [document["title"] for document in products.find(query)]
+
+    assert found == ["Clean Code"]
+    assert counted == 1

@@ -1,0 +1,69 @@
+"""Production settings: check --deploy is clean, required variables are enforced."""
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from referral_site.logging import JsonFormatter
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTED_ENV = {
+    "DJANGO_SETTINGS_MODULE": "referral_site.settings.production",
+    "SECRET_KEY": "x7Qm2vP9sL4tR8wZ1yK6nB3cD5fG0hJ-aE_iO7uT2qW9rY4pS6dF8gH1jK3lZ5xC",
+    "ALLOWED_HOSTS": "shop.example.com",
+    "MONGODB_URI": "mongodb://db.example.com:27017/referral_store?replicaSet=rs0",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+}
+
+
+def _manage(*args, env):
+    clean = {k: v for k, v in os.environ.items() if k not in DOCUMENTED_ENV}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_reports_nothing_with_the_documented_environment():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=DOCUMENTED_ENV)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "MONGODB_URI"])
+def test_a_missing_required_variable_is_a_one_line_error(missing):
+    env = {k: v for k, v in DOCUMENTED_ENV.items() if k != missing}
+
+    result = _manage("check", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {missing} must be set in production (see README, Deploying)")
+
+
+def test_pages_carry_a_content_security_policy_of_our_own_files_only(client, db):
+    response = client.get("/")
+
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "style-src 'self'" in policy
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "onerror=" not in response.content.decode()
+
+
+def test_json_log_lines_carry_the_message_and_extra_fields():
+    record = logging.makeLogRecord({"name": "referral_site.slow_query", "levelname": "WARNING",
+                                    "msg": "slow %s", "args": ("find",), "db_command": "find",
+                                    "duration_ms": 120.5})
+
+    import json
+
+    line = json.loads(JsonFormatter().format(record))
+
+    assert line["message"] == "slow find"
+    assert line["level"] == "WARNING"
+    assert (line["db_command"], line["duration_ms"]) == ("find", 120.5)
