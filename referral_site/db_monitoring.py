@@ -10,6 +10,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from pymongo import monitoring
 
 
@@ -58,8 +59,7 @@ class SlowCommandListener(monitoring.CommandListener):
     addresses, names and tokens, and logs carry no personal data.
     """
 
-    def __init__(self, threshold_ms: float):
-        self.threshold_ms = threshold_ms
+    def __init__(self):
         self._collections: dict[tuple, str] = {}
         self._lock = threading.Lock()
 
@@ -73,7 +73,8 @@ class SlowCommandListener(monitoring.CommandListener):
         with self._lock:
             collection = self._collections.pop((event.connection_id, event.request_id), "")
         duration_ms = event.duration_micros / 1000
-        if duration_ms >= self.threshold_ms:
+        # Read each time, so the threshold can change without new clients.
+        if duration_ms >= settings.SLOW_QUERY_MS:
             slow_logger.warning(
                 "slow database command: %s %s took %.1f ms (%s)",
                 event.command_name, collection, duration_ms, outcome,
@@ -89,14 +90,13 @@ class SlowCommandListener(monitoring.CommandListener):
 
 
 COUNTING_LISTENER = _CountingListener()
+SLOW_LISTENER = SlowCommandListener()
 slow_logger = logging.getLogger("referral_site.slow_query")
 
 
 def event_listeners() -> list[monitoring.CommandListener]:
     """The listeners every MongoClient of the site is created with."""
-    from django.conf import settings
-
-    return [COUNTING_LISTENER, SlowCommandListener(settings.SLOW_QUERY_MS)]
+    return [COUNTING_LISTENER, SLOW_LISTENER]
 
 
 @contextmanager

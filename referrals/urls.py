@@ -1,9 +1,11 @@
 from django.urls import path
 
-from referrals import views
+from referrals import dashboard, views
 
 app_name = "referrals"
 
 urlpatterns = [
     path("r/<str:code>/", views.referral_link, name="link"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("dashboard/qr.<str:fmt>", dashboard.referral_qr, name="qr"),
 ]

@@ -1,0 +1,111 @@
+"""The referral dashboard: /dashboard/ and its htmx fragments and QR downloads.
+
+Commands per full page: session, user, one $facet on referrals (statistics and
+the page of referred users), the names of that page's users, one $facet on the
+ledger (the statement page): 5, whatever the number of referrals or entries.
+"""
+
+from urllib.parse import quote
+
+import segno
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from referral_site.paging import page_number
+from referrals.selectors import (
+    DEFAULT_REFERRAL_SORT,
+    REFERRAL_SORTS,
+    credit_statement,
+    referral_dashboard_referrals,
+)
+
+PARTS = ("stats", "referrals", "statement")
+
+
+def referral_link(request, user) -> str:
+    return request.build_absolute_uri(reverse("referrals:link", args=[user.referral_code]))
+
+
+def share_links(link: str, name: str) -> dict[str, str]:
+    text = (f"{name} invites you to the Referral Store: sign up with this link and we both "
+            f"earn credits on your first purchase.")
+    return {
+        "email": f"mailto:?subject={quote('Join me at the Referral Store')}"
+                 f"&body={quote(text + ' ' + link)}",
+        "x": f"https://twitter.com/intent/tweet?text={quote(text)}&url={quote(link)}",
+        "whatsapp": f"https://wa.me/?text={quote(text + ' ' + link)}",
+        "linkedin": f"https://www.linkedin.com/sharing/share-offsite/?url={quote(link)}",
+    }
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    user = request.user
+    part = request.GET.get("part") if request.htmx else None
+    if part not in PARTS:
+        part = None
+    sort = request.GET.get("sort", DEFAULT_REFERRAL_SORT)
+    if sort not in REFERRAL_SORTS:
+        sort = DEFAULT_REFERRAL_SORT
+    context = {"sort": sort, "credit_value": settings.CREDIT_VALUE,
+               "balance_value": settings.CREDIT_VALUE * user.credits,
+               "reward_referrer": settings.REFERRAL_REWARD_REFERRER,
+               "reward_referred": settings.REFERRAL_REWARD_REFERRED}
+    if part in (None, "stats", "referrals"):
+        stats, referrals = referral_dashboard_referrals(
+            referrer_id=user.pk, page=page_number(request.GET.get("rpage")), sort=sort)
+        if referrals.number > referrals.num_pages:
+            stats, referrals = referral_dashboard_referrals(
+                referrer_id=user.pk, page=referrals.num_pages, sort=sort)
+        context.update(stats=stats, referrals=referrals)
+    if part in (None, "statement"):
+        statement = credit_statement(user_id=user.pk, page=page_number(request.GET.get("spage")))
+        if statement.number > statement.num_pages:
+            statement = credit_statement(user_id=user.pk, page=statement.num_pages)
+        context["statement"] = statement
+    if part is None:
+        link = referral_link(request, user)
+        context.update(link=link, share=share_links(link, user.name),
+                       qr_svg=segno.make(link, error="m").svg_inline(
+                           scale=4, title="QR code of your referral link"))
+    template = "referrals/dashboard.html" + (f"#{part}" if part else "")
+    response = render(request, template, context)
+    if part == "stats" and _award_arrived(request, user):
+        # Other blocks listen for this and refresh themselves.
+        response["HX-Trigger"] = "credits-awarded"
+    patch_vary_headers(response, ("HX-Request",))
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+def _award_arrived(request, user) -> bool:
+    try:
+        seen = int(request.GET.get("seen", ""))
+    except ValueError:
+        return False
+    return user.total_credits_earned > seen
+
+
+@login_required
+@require_GET
+def referral_qr(request, fmt: str):
+    link = referral_link(request, request.user)
+    qr = segno.make(link, error="m")
+    if fmt == "svg":
+        response = HttpResponse(qr.svg_inline(scale=8), content_type="image/svg+xml")
+    elif fmt == "png":
+        from io import BytesIO
+
+        buffer = BytesIO()
+        qr.save(buffer, kind="png", scale=10)
+        response = HttpResponse(buffer.getvalue(), content_type="image/png")
+    else:
+        raise Http404("Unknown format")
+    response["Content-Disposition"] = f'attachment; filename="referral-link.{fmt}"'
+    return response
