@@ -6,6 +6,7 @@ from referral_site import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("livez", views.livez, name="livez"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("referrals.urls")),

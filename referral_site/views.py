@@ -1,4 +1,4 @@
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -10,6 +10,13 @@ from referral_site.health import database_status
 @require_GET
 def home(request):
     return render(request, "home.html", {"products": product_list_featured()})
+
+
+@never_cache
+@require_GET
+def livez(request):
+    """Liveness: the process answers. Touches no database (also the benchmark's ceiling)."""
+    return HttpResponse("ok", content_type="text/plain")
 
 
 @never_cache

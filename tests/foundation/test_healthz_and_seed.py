@@ -59,3 +59,13 @@ def test_seed_demo_loads_the_catalog_and_accounts_and_adds_nothing_the_second_ti
     assert (clean_code.author, str(clean_code.price)) == ("Robert C. Martin", "32.99")
     staff = User.objects.get(email="admin@example.com")
     assert staff.is_staff and staff.check_password("demo-admin-pass")
+
+
+def test_livez_answers_without_touching_the_database(client, db):
+    from referral_site.db_monitoring import count_commands
+
+    with count_commands() as log:
+        response = client.get("/livez")
+
+    assert response.status_code == 200 and response.content == b"ok"
+    assert len(log) == 0
