@@ -27,6 +27,7 @@ from purchases.services import (
 from referral_site.batching import batched
 from referrals.conversion import Conversion, referral_award, reward_key
 from referrals.models import Referral, ReferralStatus
+from referrals.services import referral_create
 
 
 @dataclass
@@ -47,13 +48,16 @@ class Report:
     missing_conversions: list = field(default_factory=list)
     missing_awards: list = field(default_factory=list)
     balances: list[BalanceDrift] = field(default_factory=list)
+    missing_referrals: list = field(default_factory=list)
+    referral_counts: list = field(default_factory=list)
     busy_users: set = field(default_factory=set)
 
     @property
     def problems(self) -> int:
         return (len(self.interrupted_purchases) + len(self.unreturned_credits)
                 + len(self.unrefunded_credits) + len(self.missing_conversions)
-                + len(self.missing_awards) + len(self.balances))
+                + len(self.missing_awards) + len(self.balances)
+                + len(self.missing_referrals) + len(self.referral_counts))
 
     def lines(self) -> list[str]:
         def line(label, items):
@@ -62,6 +66,9 @@ class Report:
                 if items else "")
 
         return [
+            line("referred users without their referral document", self.missing_referrals),
+            line("referrers whose totalReferredUsers differs from their referrals",
+                 [f"{u} {cached}->{actual}" for u, cached, actual in self.referral_counts]),
             line("interrupted purchases", self.interrupted_purchases),
             line("failed purchases whose credits were not returned", self.unreturned_credits),
             line("refunded purchases whose credits were not returned", self.unrefunded_credits),
@@ -84,6 +91,10 @@ def _existing_keys(keys: list[str]) -> set[str]:
 def reconcile(*, fix: bool) -> Report:
     report = Report()
     cutoff = timezone.now() - timedelta(seconds=settings.CHECKOUT_LEASE_SECONDS)
+
+    # 0. Sign-up cut off between the user's insert and the referral's, or
+    #    between the referral's insert and the referrer's count.
+    _check_referrals(report, fix=fix)
 
     # 1. Purchases stopped half-way: complete or roll back.
     in_flight = Purchase.objects.filter(status__in=list(IN_FLIGHT_STATUSES))
@@ -191,3 +202,31 @@ def _check_balances(report: Report, *, fix: bool) -> None:
                 pk=user_id, credits=credits, total_credits_earned=earned).update(
                 credits=ledger_credits, total_credits_earned=ledger_earned,
                 updated_at=timezone.now()))
+
+
+def _check_referrals(report: Report, *, fix: bool) -> None:
+    referred = dict(User.objects.filter(referred_by__isnull=False).values_list(
+        "pk", "referred_by_id"))
+    recorded = set()
+    for batch in batched(referred):
+        recorded.update(Referral.objects.filter(referred_user_id__in=batch).values_list(
+            "referred_user_id", flat=True))
+    for user_id, referrer_id in referred.items():
+        if user_id in recorded:
+            continue
+        report.missing_referrals.append(user_id)
+        if fix:
+            referral_create(referrer=User.objects.get(pk=referrer_id),
+                            referred_user=User.objects.get(pk=user_id))
+
+    counts = {row["_id"]: row["n"] for row in connection.get_collection(
+        Referral._meta.db_table).aggregate([{"$group": {"_id": "$referrerId", "n": {"$sum": 1}}}])}
+    for user_id, cached in User.objects.values_list("pk", "total_referred_users").iterator():
+        actual = counts.get(user_id, 0)
+        if cached == actual:
+            continue
+        report.referral_counts.append((user_id, cached, actual))
+        if fix:
+            # Compare-and-set: a sign-up counting right now wins; rerun later.
+            User.objects.filter(pk=user_id, total_referred_users=cached).update(
+                total_referred_users=actual, updated_at=timezone.now())

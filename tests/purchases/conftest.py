@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from referrals.models import Referral
+from referrals.services import referral_create
 
 VISA = {"card_number": "4242 4242 4242 4242", "card_expiry": "12/34", "card_cvc": "123"}
 DECLINED = {"card_number": "4000 0000 0000 0002", "card_expiry": "12/34", "card_cvc": "123"}
@@ -23,7 +23,8 @@ def referrer(user_factory):
 @pytest.fixture
 def referred(user_factory, referrer):
     buyer = user_factory(name="Bob Buyer", email="bob@example.com", referred_by=referrer)
-    Referral.objects.create(referrer=referrer, referred_user=buyer)
+    referral_create(referrer=referrer, referred_user=buyer)
+    referrer.refresh_from_db()
     return buyer
 
 

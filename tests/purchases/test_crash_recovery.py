@@ -142,3 +142,30 @@ def test_reconcile_leaves_a_purchase_in_progress_alone(user, product_factory):
     call_command("reconcile_credits", "--check", verbosity=0)
 
     assert Purchase.objects.get().status == "pending"
+
+
+def test_reconcile_restores_a_referral_lost_between_the_two_sign_up_inserts(
+        referrer, user_factory):
+    # The user was created with referredBy, then the process died before the
+    # referral document and the referrer's count were written.
+    orphan = user_factory(name="Orphan", referred_by=referrer)
+
+    with pytest.raises(Exception, match="drift found"):
+        call_command("reconcile_credits", "--check", verbosity=0)
+    call_command("reconcile_credits", verbosity=0)
+    call_command("reconcile_credits", verbosity=0)
+
+    referral = Referral.objects.get(referred_user=orphan)
+    referrer.refresh_from_db()
+    assert (referral.referrer_id, referral.status) == (referrer.pk, "pending")
+    assert referrer.total_referred_users == 1
+    call_command("reconcile_credits", "--check", verbosity=0)
+
+
+def test_reconcile_recounts_total_referred_users(referrer, referred):
+    User.objects.filter(pk=referrer.pk).update(total_referred_users=0)
+
+    call_command("reconcile_credits", verbosity=0)
+
+    referrer.refresh_from_db()
+    assert referrer.total_referred_users == 1
