@@ -117,3 +117,47 @@ class UserAdminChangeForm(forms.ModelForm):
 
     def clean_email(self):
         return (self.cleaned_data.get("email") or "").strip().lower() or None
+
+
+# --- Account settings ---------------------------------------------------------------
+
+
+class AccountDeleteForm(forms.Form):
+    """Confirms deleting one's own account: the current password.
+
+    An account without a usable password (signed in through Clerk) confirms
+    by typing DELETE instead, so that it too can be deleted from the site.
+    """
+
+    CONFIRM_WORD = "DELETE"
+
+    password = forms.CharField(
+        label="Your password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="To confirm that it is you.",
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.has_usable_password():
+            del self.fields["password"]
+            self.fields["confirm"] = forms.CharField(
+                label=f"Type {self.CONFIRM_WORD} to confirm",
+                widget=forms.TextInput(attrs={"autocomplete": "off",
+                                              "autocapitalize": "characters"}),
+            )
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("The password is not right. Nothing was changed.",
+                                        code="password_incorrect")
+        return password
+
+    def clean_confirm(self):
+        typed = self.cleaned_data["confirm"].strip()
+        if typed.upper() != self.CONFIRM_WORD:
+            raise forms.ValidationError(f"Type {self.CONFIRM_WORD} to confirm. Nothing was "
+                                        f"changed.", code="confirm_mismatch")
+        return typed

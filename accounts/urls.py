@@ -20,4 +20,8 @@ urlpatterns = [
          name="password_reset_confirm"),
     path("reset/done/", views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
+    # Account settings: download one's data, delete one's account (GDPR).
+    path("settings/", views.account_settings, name="settings"),
+    path("settings/export/", views.account_export, name="settings_export"),
+    path("settings/delete/", views.account_delete, name="settings_delete"),
 ]

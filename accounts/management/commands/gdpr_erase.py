@@ -1,0 +1,40 @@
+"""Pseudonymise one user's personal data and disable the account (GDPR erasure)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.gdpr import user_erase, user_get_for_gdpr
+from accounts.selectors import user_get_by_email
+from referral_site.exceptions import ApplicationError
+
+
+class Command(BaseCommand):
+    help = ("Erase one user's personal data: name becomes 'Deleted user', the e-mail address "
+            "and Clerk id are removed, the account is disabled. Purchases, referrals and "
+            "credit ledger entries stay (with their amounts). Safe to run again.")
+
+    def add_arguments(self, parser):
+        who = parser.add_mutually_exclusive_group(required=True)
+        who.add_argument("--email", help="the user's e-mail address (any letter case)")
+        who.add_argument("--id", dest="user_id", metavar="USER_ID",
+                         help="the user's id (24 hex digits); finds an already erased account")
+        parser.add_argument("--actor", metavar="STAFF_EMAIL",
+                            help="the staff member carrying out the request, for the admin "
+                                 "log (default: the user themself)")
+
+    def handle(self, *args, email, user_id, actor, **options):
+        actor_user = None
+        if actor:
+            actor_user = user_get_by_email(email=actor)
+            if actor_user is None or not actor_user.is_staff:
+                raise CommandError("--actor: no staff user with that e-mail address")
+        try:
+            user = user_get_for_gdpr(email=email, user_id=user_id)
+            erasure = user_erase(user=user, actor=actor_user)
+        except ApplicationError as exc:  # UserNotFound among them
+            raise CommandError(exc.message) from None
+        if options["verbosity"] >= 1:
+            if erasure.already_erased:
+                self.stdout.write(f"user {erasure.user_id} already erased; nothing to do")
+            else:
+                self.stdout.write(f"erased personal data of user {erasure.user_id}; "
+                                  f"account disabled")

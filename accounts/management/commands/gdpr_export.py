@@ -1,0 +1,66 @@
+"""Write everything held about one user as JSON (GDPR data export)."""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.gdpr import UserNotFound, export_to_json, user_data_export, user_get_for_gdpr
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """``text`` into ``path`` complete or not at all: a temporary file, then rename.
+
+    The temporary sits in the destination's directory (same file system, so
+    os.replace is atomic) and is created mode 0600: the file holds personal data.
+    """
+    parent = path.absolute().parent
+    if path.is_dir():
+        raise CommandError(f"{path} is a directory")
+    if not parent.is_dir():
+        raise CommandError(f"directory {parent} does not exist")
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=parent,
+                                         prefix=f".{path.name}.", suffix=".partial",
+                                         delete=False)
+    try:
+        with handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(handle.name)
+        raise
+
+
+class Command(BaseCommand):
+    help = ("Write everything held about one user (account, referrals, purchases, credit "
+            "ledger, admin log) as JSON to stdout or --output FILE. No password hash.")
+
+    def add_arguments(self, parser):
+        who = parser.add_mutually_exclusive_group(required=True)
+        who.add_argument("--email", help="the user's e-mail address (any letter case)")
+        who.add_argument("--id", dest="user_id", metavar="USER_ID",
+                         help="the user's id (24 hex digits), e.g. of an erased account")
+        parser.add_argument("--output", "-o", type=Path, metavar="FILE",
+                            help="write here (atomically, mode 0600) instead of stdout")
+
+    def handle(self, *args, email, user_id, output, **options):
+        try:
+            user = user_get_for_gdpr(email=email, user_id=user_id)
+        except UserNotFound as exc:
+            raise CommandError(exc.message) from None
+        text = export_to_json(user_data_export(user_id=user.pk))
+        if output is None:
+            self.stdout.write(text, ending="")
+            return
+        output = Path(output)  # call_command(output="...") skips argparse's type
+        try:
+            write_atomically(output, text)
+        except OSError as exc:
+            raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from None
+        if options["verbosity"] >= 1:
+            self.stdout.write(f"exported user {user.pk} to {output}")
