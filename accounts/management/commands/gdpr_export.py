@@ -1,39 +1,12 @@
 """Write everything held about one user as JSON (GDPR data export)."""
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.gdpr import UserNotFound, export_to_json, user_data_export, user_get_for_gdpr
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """``text`` into ``path`` complete or not at all: a temporary file, then rename.
-
-    The temporary sits in the destination's directory (same file system, so
-    os.replace is atomic) and is created mode 0600: the file holds personal data.
-    """
-    parent = path.absolute().parent
-    if path.is_dir():
-        raise CommandError(f"{path} is a directory")
-    if not parent.is_dir():
-        raise CommandError(f"directory {parent} does not exist")
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=parent,
-                                         prefix=f".{path.name}.", suffix=".partial",
-                                         delete=False)
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(handle.name)
-        raise
+from referral_site.ops import OperationError
+from referral_site.ops.files import atomic_text_file
 
 
 class Command(BaseCommand):
@@ -59,7 +32,12 @@ class Command(BaseCommand):
             return
         output = Path(output)  # call_command(output="...") skips argparse's type
         try:
-            write_atomically(output, text)
+            # Complete or not at all; the temporary file is created mode 0600
+            # (it holds personal data) and keeps that mode after the rename.
+            with atomic_text_file(output) as handle:
+                handle.write(text)
+        except OperationError as exc:
+            raise CommandError(str(exc)) from None
         except OSError as exc:
             raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from None
         if options["verbosity"] >= 1:
