@@ -8,11 +8,12 @@ from credits.forms import CreditAdjustmentForm
 from credits.models import CreditTransaction
 from credits.services import credits_adjust
 from purchases.forms import new_checkout_token
+from referral_site.admin_mixins import ReadOnlyAdminMixin
 from referral_site.exceptions import ApplicationError
 
 
 @admin.register(CreditTransaction)
-class CreditTransactionAdmin(admin.ModelAdmin):
+class CreditTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "user_id", "amount", "kind", "reason", "balance_after",
                     "actor_id", "purchase_id", "referral_id")
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
@@ -20,11 +21,9 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     readonly_fields = [f.name for f in CreditTransaction._meta.fields]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def has_add_permission(self, request):
+        # "Add" is the adjustment form below, never a raw ledger row.
+        return admin.ModelAdmin.has_add_permission(self, request)
 
     def add_view(self, request, form_url="", extra_context=None):
         """'Add' is a credit adjustment: an entry through credits_adjust, never a raw row."""

@@ -6,10 +6,11 @@ from django.utils.html import format_html
 
 from purchases.models import PaymentEvent, Purchase, PurchaseStatus
 from purchases.services import purchase_refund
+from referral_site.admin_mixins import ReadOnlyAdminMixin
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(admin.ModelAdmin):
+class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("product_name", "buyer", "amount", "credits_used", "cash_amount", "status",
                     "is_first_purchase", "referral_credit_awarded", "created_at")
     list_filter = ("status", "is_first_purchase", "referral_credit_awarded",
@@ -25,15 +26,6 @@ class PurchaseAdmin(admin.ModelAdmin):
         # A link by id, not the user's name: no query per row (no joins here).
         url = reverse("admin:accounts_user_change", args=[purchase.user_id])
         return format_html('<a href="{}">{}</a>', url, purchase.user_id)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Refund selected purchases (returns the credits they used)")
     def refund_selected(self, request, queryset):
@@ -55,15 +47,6 @@ class PurchaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaymentEvent)
-class PaymentEventAdmin(admin.ModelAdmin):
+class PaymentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("event_id", "type", "purchase_id", "created_at")
     list_filter = ("type",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
