@@ -110,3 +110,9 @@ def test_stored_documents_use_the_documented_names_and_types(mongo, user_factory
     assert product_doc["category"] == "ebook"
     for document in (user_doc, referral_doc, purchase_doc, product_doc):
         assert document["createdAt"].__class__.__name__ == "datetime"
+
+
+def test_sessions_expire_through_a_ttl_index(mongo):
+    indexes = _index_keys(mongo.django_session)
+
+    assert indexes[(("expire_date", 1),)]["expireAfterSeconds"] == 0
