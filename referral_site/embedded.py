@@ -223,6 +223,10 @@ def _spawn(*, engine: str, port: int, db_file: Path | None, log_file: Path | Non
            detach: bool = True) -> ServerHandle:
     args = [sys.executable, "-m", "referral_site.embedded", "serve", "--engine", engine,
             "--port", str(port)]
+    if not detach:
+        # A per-run server ends with the process that started it, even when
+        # that process is killed before it can stop the server.
+        args += ["--parent-pid", str(os.getpid())]
     if db_file is not None:
         args += ["--path", str(db_file)]
     log = open(log_file, "ab") if log_file is not None else subprocess.DEVNULL  # noqa: SIM115
@@ -511,7 +515,7 @@ def _install_nested_projection_fix() -> None:
     WireCommandExecutor._build_request_context = _build_request_context
 
 
-def serve(engine: str, port: int, path: str | None) -> int:
+def serve(engine: str, port: int, path: str | None, parent_pid: int | None = None) -> int:
     import asyncio
 
     if engine == "sqlite":
@@ -538,13 +542,26 @@ def serve(engine: str, port: int, path: str | None) -> int:
             loop.add_signal_handler(sig, stopping.set)
         await server.start()
         print(f"embedded MongoDB ({engine}) listening on 127.0.0.1:{port}", flush=True)
+        watcher = asyncio.create_task(_watch_parent(parent_pid, stopping)) if parent_pid else None
         try:
             await stopping.wait()
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await server.close()
 
     asyncio.run(main())
     return 0
+
+
+async def _watch_parent(parent_pid: int, stopping) -> None:
+    import asyncio
+
+    while not stopping.is_set():
+        if os.getppid() != parent_pid:
+            stopping.set()
+            return
+        await asyncio.sleep(1)
 
 
 def _sqlite_problem(path: Path) -> str | None:
@@ -570,8 +587,10 @@ def _main(argv: list[str]) -> int:
     serve_parser.add_argument("--engine", choices=("memory", "sqlite"), required=True)
     serve_parser.add_argument("--port", type=int, required=True)
     serve_parser.add_argument("--path")
+    serve_parser.add_argument("--parent-pid", type=int,
+                              help="stop when this process is gone")
     args = parser.parse_args(argv)
-    return serve(args.engine, args.port, args.path)
+    return serve(args.engine, args.port, args.path, args.parent_pid)
 
 
 if __name__ == "__main__":

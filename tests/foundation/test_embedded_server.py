@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,25 @@ def test_a_count_with_a_text_query_counts_only_matching_documents_on_sqlite(data
 
     assert found == ["Clean Code"]
     assert counted == 1
+
+
+def test_a_per_run_server_stops_when_the_process_that_started_it_dies(tmp_path):
+    script = tmp_path / "starter.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from referral_site import embedded\n"
+        "server = embedded.start_ephemeral()\n"
+        "print(server.handle.port, server.handle.pid, flush=True)\n"
+        "import os; os._exit(0)  # dies without stopping the server\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    port, pid = map(int, result.stdout.split())
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and embedded._pid_alive(pid):
+        time.sleep(0.2)
+
+    assert not embedded._pid_alive(pid)
+    assert not embedded.ping(port)
