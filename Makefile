@@ -1,18 +1,26 @@
 # The README's commands. Each target installs what it needs first.
 PY := .venv/bin/python
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench chromium
 
 setup:
 	@scripts/bootstrap
+
+# Debian's Chromium for the browser tests (tests/e2e/); installed when missing.
+chromium:
+	@scripts/ensure-chromium
 
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: setup lint
+test: setup lint chromium
 	$(PY) -m pytest
 
 lint: setup
 	.venv/bin/ruff check .
+
+# Benchmarks (bench/README.md): its own embedded database and gunicorn.
+bench: setup
+	$(PY) bench/run.py $(BENCH_ARGS)
