@@ -88,13 +88,23 @@ def _existing_keys(keys: list[str]) -> set[str]:
     return found
 
 
-def reconcile(*, fix: bool) -> Report:
+def reconcile(*, fix: bool, quiet_seconds: int | None = None) -> Report:
+    """Find (and with ``fix`` repair) what interrupted work left behind.
+
+    Only what has been quiet for ``quiet_seconds`` (default
+    CHECKOUT_LEASE_SECONDS) is touched: a purchase still in its lease, a user
+    whose balance or ledger moved recently, a referrer who was just counted,
+    may be mid-way through a step that will finish by itself, and "repairing"
+    it would race that step.
+    """
     report = Report()
-    cutoff = timezone.now() - timedelta(seconds=settings.CHECKOUT_LEASE_SECONDS)
+    if quiet_seconds is None:
+        quiet_seconds = settings.CHECKOUT_LEASE_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=quiet_seconds)
 
     # 0. Sign-up cut off between the user's insert and the referral's, or
     #    between the referral's insert and the referrer's count.
-    _check_referrals(report, fix=fix)
+    _check_referrals(report, fix=fix, cutoff=cutoff)
 
     # 1. Purchases stopped half-way: complete or roll back.
     in_flight = Purchase.objects.filter(status__in=list(IN_FLIGHT_STATUSES))
@@ -163,12 +173,13 @@ def reconcile(*, fix: bool) -> Report:
             referral_award(conversion=conversion, purchase_id=first)
 
     # 6. Cached balances against the ledger (after the repairs above).
-    _check_balances(report, fix=fix)
+    _check_balances(report, fix=fix, cutoff=cutoff)
     return report
 
 
-def _ledger_sums() -> dict:
+def _ledger_sums(match: dict | None = None) -> dict:
     pipeline = [
+        *([{"$match": match}] if match else []),
         {"$group": {
             "_id": "$userId",
             "credits": {"$sum": "$amount"},
@@ -182,37 +193,48 @@ def _ledger_sums() -> dict:
     return {row["_id"]: (row["credits"], row["earned"]) for row in ledger.aggregate(pipeline)}
 
 
-def _check_balances(report: Report, *, fix: bool) -> None:
+def _check_balances(report: Report, *, fix: bool, cutoff) -> None:
     sums = _ledger_sums()
-    users = User.objects.values_list("pk", "credits", "total_credits_earned")
-    for user_id, credits, earned in users.iterator():
+    # A grant writes its ledger entry before the balance, a spend its balance
+    # before the entry: a user with either moving right now looks drifted.
+    moving = set(CreditTransaction.objects.filter(created_at__gt=cutoff).values_list(
+        "user_id", flat=True))
+    users = User.objects.values_list("pk", "credits", "total_credits_earned", "updated_at")
+    for user_id, credits, earned, updated_at in users.iterator():
         ledger_credits, ledger_earned = sums.get(user_id, (0, 0))
         if (credits, earned) == (ledger_credits, ledger_earned):
             continue
-        if user_id in report.busy_users:
+        if user_id in report.busy_users or user_id in moving or updated_at > cutoff:
             continue
         drift = BalanceDrift(user_id=user_id, cached_credits=credits,
                              ledger_credits=ledger_credits, cached_earned=earned,
                              ledger_earned=ledger_earned)
         report.balances.append(drift)
-        if fix and ledger_credits >= 0:
-            # Compare-and-set: if the cache moved since we read it, a
-            # checkout is running; leave it for the next run.
+        if not fix:
+            continue
+        # Sum this user's ledger again now, then compare-and-set on what we
+        # read: if anything moved since, a step is running; leave it.
+        drift.ledger_credits, drift.ledger_earned = _ledger_sums({"userId": user_id}).get(
+            user_id, (0, 0))
+        if drift.ledger_credits >= 0:
             drift.fixed = bool(User.objects.filter(
-                pk=user_id, credits=credits, total_credits_earned=earned).update(
-                credits=ledger_credits, total_credits_earned=ledger_earned,
+                pk=user_id, credits=credits, total_credits_earned=earned,
+                updated_at=updated_at).update(
+                credits=drift.ledger_credits, total_credits_earned=drift.ledger_earned,
                 updated_at=timezone.now()))
 
 
-def _check_referrals(report: Report, *, fix: bool) -> None:
+def _check_referrals(report: Report, *, fix: bool, cutoff) -> None:
     referred = dict(User.objects.filter(referred_by__isnull=False).values_list(
         "pk", "referred_by_id"))
     recorded = set()
     for batch in batched(referred):
         recorded.update(Referral.objects.filter(referred_user_id__in=batch).values_list(
             "referred_user_id", flat=True))
+    joined_recently = set(User.objects.filter(
+        referred_by__isnull=False, created_at__gt=cutoff).values_list("pk", flat=True))
     for user_id, referrer_id in referred.items():
-        if user_id in recorded:
+        if user_id in recorded or user_id in joined_recently:
             continue
         report.missing_referrals.append(user_id)
         if fix:
@@ -221,9 +243,12 @@ def _check_referrals(report: Report, *, fix: bool) -> None:
 
     counts = {row["_id"]: row["n"] for row in connection.get_collection(
         Referral._meta.db_table).aggregate([{"$group": {"_id": "$referrerId", "n": {"$sum": 1}}}])}
+    # A referral is inserted before its referrer is counted.
+    counting = set(Referral.objects.filter(created_at__gt=cutoff).values_list(
+        "referrer_id", flat=True))
     for user_id, cached in User.objects.values_list("pk", "total_referred_users").iterator():
         actual = counts.get(user_id, 0)
-        if cached == actual:
+        if cached == actual or user_id in counting:
             continue
         report.referral_counts.append((user_id, cached, actual))
         if fix:

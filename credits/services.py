@@ -29,7 +29,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from accounts.models import User
 from credits.models import EARNING_KINDS, CreditTransaction, Kind
 from referral_site.exceptions import ApplicationError
-from referral_site.transactions import atomic_if_supported
+from referral_site.transactions import run_atomically
 
 DUPLICATE_KEY = 11000
 
@@ -149,8 +149,7 @@ def credits_grant(*, user_id: ObjectId, amount: int, kind: str, idempotency_key:
     grant = CreditGrant(user_id=user_id, amount=amount, kind=kind,
                         idempotency_key=idempotency_key, reason=reason,
                         purchase_id=purchase_id, referral_id=referral_id, actor_id=actor_id)
-    with atomic_if_supported():
-        applied = credits_grant_many(grants=[grant])
+    applied = run_atomically(lambda: credits_grant_many(grants=[grant]))
     return applied[0] if applied else None
 
 
@@ -167,29 +166,35 @@ def credits_spend(*, user_id: ObjectId, amount: int, kind: str = Kind.SPEND,
     """
     if amount <= 0:
         raise ValueError("a spend must be positive")
+    return run_atomically(lambda: _spend(user_id=user_id, amount=amount, kind=kind,
+                                         idempotency_key=idempotency_key, reason=reason,
+                                         purchase_id=purchase_id, actor_id=actor_id))
+
+
+def _spend(*, user_id, amount, kind, idempotency_key, reason, purchase_id, actor_id):
+    """The two steps of a spend: the guarded decrement, then the ledger entry."""
     users = _collection(User)
-    with atomic_if_supported():
-        session = connection.session
-        user = users.find_one_and_update(
-            {"_id": user_id, "credits": {"$gte": amount}},
-            {"$inc": {"credits": -amount}, "$set": {"updatedAt": timezone.now()}},
-            projection={"credits": 1},
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        if user is None:
-            raise InsufficientCredits("You do not have enough credits for that.",
-                                      field="credits")
-        document = _entry_document(user_id=user_id, amount=-amount, kind=kind,
-                                   idempotency_key=idempotency_key, reason=reason,
-                                   purchase_id=purchase_id, actor_id=actor_id,
-                                   balance_after=user["credits"])
-        try:
-            _collection(CreditTransaction).insert_one(document, session=session)
-        except DuplicateKeyError:
-            # Recorded by an earlier attempt: undo our second decrement.
-            users.update_one({"_id": user_id}, {"$inc": {"credits": amount}}, session=session)
-            return CreditTransaction.objects.get(idempotency_key=idempotency_key)
+    session = connection.session
+    user = users.find_one_and_update(
+        {"_id": user_id, "credits": {"$gte": amount}},
+        {"$inc": {"credits": -amount}, "$set": {"updatedAt": timezone.now()}},
+        projection={"credits": 1},
+        return_document=ReturnDocument.AFTER,
+        session=session,
+    )
+    if user is None:
+        raise InsufficientCredits("You do not have enough credits for that.",
+                                  field="credits")
+    document = _entry_document(user_id=user_id, amount=-amount, kind=kind,
+                               idempotency_key=idempotency_key, reason=reason,
+                               purchase_id=purchase_id, actor_id=actor_id,
+                               balance_after=user["credits"])
+    try:
+        _collection(CreditTransaction).insert_one(document, session=session)
+    except DuplicateKeyError:
+        # Recorded by an earlier attempt: undo our second decrement.
+        users.update_one({"_id": user_id}, {"$inc": {"credits": amount}}, session=session)
+        return CreditTransaction.objects.get(idempotency_key=idempotency_key)
     return _as_model(document)
 
 

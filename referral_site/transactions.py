@@ -7,10 +7,9 @@ section 3, gap 7), so nothing may depend on them: every step is already a
 conditional single-document update or an insert guarded by a unique index.
 """
 
-from contextlib import contextmanager, nullcontext
-
-from django.db import connections
+from django.db import DatabaseError, connections
 from django_mongodb_backend import transaction as mongo_transaction
+from pymongo.errors import PyMongoError
 
 
 def transactions_supported(using: str = "default") -> bool:
@@ -18,9 +17,19 @@ def transactions_supported(using: str = "default") -> bool:
     return bool(connections[using].features._supports_transactions)
 
 
-@contextmanager
-def atomic_if_supported(using: str = "default"):
-    context = mongo_transaction.atomic(using=using) if transactions_supported(using) else (
-        nullcontext())
-    with context:
-        yield
+def run_atomically(step, using: str = "default"):
+    """Return ``step()``, run inside a transaction where the deployment has them.
+
+    Every step is correct without a transaction (conditional updates, unique
+    keys), so a transaction that fails is answered by running the step once
+    more without one: a duplicate key that means "already done" aborts the
+    transaction on the server, and so does a write conflict with a concurrent
+    one. A real error recurs in the second run and is raised from there.
+    """
+    if not transactions_supported(using):
+        return step()
+    try:
+        with mongo_transaction.atomic(using=using):
+            return step()
+    except (PyMongoError, DatabaseError):
+        return step()

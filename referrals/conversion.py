@@ -21,7 +21,7 @@ from pymongo import ReturnDocument
 from credits.models import Kind
 from credits.services import AppliedGrant, CreditGrant, credits_grant_many
 from purchases.models import Purchase
-from referral_site.transactions import atomic_if_supported
+from referral_site.transactions import run_atomically
 from referrals.models import Referral, ReferralStatus
 
 logger = logging.getLogger(__name__)
@@ -72,12 +72,15 @@ def referral_award(*, conversion: Conversion, purchase_id: ObjectId | None) -> l
                     referral_id=conversion.referral_id, purchase_id=purchase_id),
     ]
     grants = [g for g in grants if g.amount > 0]
-    with atomic_if_supported():
+
+    def award() -> list[AppliedGrant]:
         applied = credits_grant_many(grants=grants)
         if purchase_id is not None:
             Purchase.objects.filter(pk=purchase_id, referral_credit_awarded=False).update(
                 referral_credit_awarded=True, updated_at=timezone.now())
-    return applied
+        return applied
+
+    return run_atomically(award)
 
 
 def referral_convert_for_first_purchase(*, purchase_id: ObjectId,

@@ -62,6 +62,15 @@ def crash_before_write(monkeypatch):
     return arm
 
 
+def time_passes(hours: int = 1) -> None:
+    """Shift every timestamp back, as if the interrupted work were long ago."""
+    earlier = timezone.now() - timedelta(hours=hours)
+    Purchase.objects.update(updated_at=earlier)
+    User.objects.update(updated_at=earlier, created_at=earlier)
+    CreditTransaction.objects.update(created_at=earlier)
+    Referral.objects.update(created_at=earlier)
+
+
 def assert_ledger_matches_caches():
     for user in User.objects.all():
         entries = CreditTransaction.objects.filter(user=user)
@@ -86,8 +95,8 @@ def test_crash_before_each_write_then_reconcile_is_consistent(
         crashed = True
     crash_before_write(None)
     assert crashed == (write <= CHECKOUT_WRITES)
-    # Time passes: the interrupted purchase is no longer "in progress".
-    Purchase.objects.update(updated_at=timezone.now() - timedelta(hours=1))
+    # Time passes: nothing is "in progress" any more.
+    time_passes()
 
     call_command("reconcile_credits", verbosity=0)
 
@@ -120,6 +129,7 @@ def test_crash_before_each_write_then_reconcile_is_consistent(
 def test_reconcile_check_reports_drift_and_changes_nothing(user):
     give_credits(user, 4)
     User.objects.filter(pk=user.pk).update(credits=1)
+    time_passes()
 
     with pytest.raises(Exception, match="drift found: 1 item"):
         call_command("reconcile_credits", "--check", verbosity=0)
@@ -149,6 +159,7 @@ def test_reconcile_restores_a_referral_lost_between_the_two_sign_up_inserts(
     # The user was created with referredBy, then the process died before the
     # referral document and the referrer's count were written.
     orphan = user_factory(name="Orphan", referred_by=referrer)
+    time_passes()
 
     with pytest.raises(Exception, match="drift found"):
         call_command("reconcile_credits", "--check", verbosity=0)
@@ -164,8 +175,35 @@ def test_reconcile_restores_a_referral_lost_between_the_two_sign_up_inserts(
 
 def test_reconcile_recounts_total_referred_users(referrer, referred):
     User.objects.filter(pk=referrer.pk).update(total_referred_users=0)
+    time_passes()
 
     call_command("reconcile_credits", verbosity=0)
 
     referrer.refresh_from_db()
     assert referrer.total_referred_users == 1
+
+
+def test_reconcile_does_not_race_a_grant_that_is_still_being_applied(user):
+    # A grant records its ledger entry first and raises the balance second;
+    # here the second step has not happened yet.
+    from credits.services import _collection, _entry_document
+
+    _collection(CreditTransaction).insert_one(_entry_document(
+        user_id=user.pk, amount=3, kind="adjustment", idempotency_key="in-flight",
+        reason="being applied"))
+
+    call_command("reconcile_credits", verbosity=0)
+    user.refresh_from_db()
+    assert user.credits == 0  # left for the step that is still running
+
+    time_passes()  # that step never came: now it is drift, and repaired
+    with pytest.raises(Exception, match="drift found: 1 item"):
+        call_command("reconcile_credits", "--check", verbosity=0)
+    call_command("reconcile_credits", verbosity=0)
+    user.refresh_from_db()
+    assert (user.credits, user.total_credits_earned) == (3, 3)
+
+
+def test_reconcile_rejects_a_negative_quiet_period(db):
+    with pytest.raises(Exception, match="--quiet-seconds cannot be negative"):
+        call_command("reconcile_credits", "--quiet-seconds", "-1", verbosity=0)

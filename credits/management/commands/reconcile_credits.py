@@ -12,9 +12,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--check", action="store_true",
                             help="change nothing; exit 1 when anything needs repair")
+        parser.add_argument("--quiet-seconds", type=int, default=None, metavar="N",
+                            help="leave purchases and users that changed in the last N seconds "
+                                 "alone (default: CHECKOUT_LEASE_SECONDS)")
 
-    def handle(self, *args, check, **options):
-        report = reconcile(fix=not check)
+    def handle(self, *args, check, quiet_seconds, **options):
+        if quiet_seconds is not None and quiet_seconds < 0:
+            raise CommandError("--quiet-seconds cannot be negative")
+        report = reconcile(fix=not check, quiet_seconds=quiet_seconds)
         verbose = options["verbosity"] >= 1
         if verbose:
             for line in report.lines():
