@@ -152,7 +152,11 @@ def _is_stale(purchase: Purchase) -> bool:
 
 def _advance(purchase: Purchase, *, buyer: User, gateway: PaymentGateway) -> Purchase:
     if purchase.status == PurchaseStatus.PENDING and purchase.credits_used:
-        _reserve_credits(purchase)
+        if not _reserve_credits(purchase):
+            # Someone else moved it (failed it after its lease ran out):
+            # never charge on a status we no longer hold.
+            purchase.refresh_from_db()
+            return purchase
     # With no credits to spend there is nothing to reserve: pending goes
     # straight to the charge (one write fewer on the hot path).
     chargeable = (PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED)
@@ -172,7 +176,7 @@ def _advance(purchase: Purchase, *, buyer: User, gateway: PaymentGateway) -> Pur
     return purchase
 
 
-def _reserve_credits(purchase: Purchase) -> None:
+def _reserve_credits(purchase: Purchase) -> bool:
     try:
         credits_spend(user_id=purchase.user_id, amount=purchase.credits_used,
                       idempotency_key=_spend_key(purchase.pk),
@@ -182,7 +186,7 @@ def _reserve_credits(purchase: Purchase) -> None:
         _move(purchase, leaving=[PurchaseStatus.PENDING], to=PurchaseStatus.FAILED,
               failure_reason="Not enough credits")
         raise
-    _move(purchase, leaving=[PurchaseStatus.PENDING], to=PurchaseStatus.CREDITS_RESERVED)
+    return _move(purchase, leaving=[PurchaseStatus.PENDING], to=PurchaseStatus.CREDITS_RESERVED)
 
 
 def _complete(purchase: Purchase, *, buyer_referred: bool) -> None:

@@ -18,7 +18,6 @@ from purchases.selectors import (
     purchase_list_for_user,
 )
 from purchases.services import (
-    CheckoutError,
     PaymentDeclined,
     PurchaseInProgress,
     checkout_quote,
@@ -126,9 +125,19 @@ def checkout(request, product_id):
                                     status=402)
         _remember_token(response, request, token)
         return response
-    except (CheckoutError, ApplicationError) as exc:
+    except ApplicationError as exc:
+        # The service may have recorded (and failed) a purchase for this
+        # token, e.g. when another tab spent the credits first: the corrected
+        # form is a new checkout intent.
+        token = new_checkout_token()
+        data = request.POST.copy()
+        data["token"] = token
+        form = CheckoutForm(data, **form_kwargs)
+        form.is_valid()
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        return _render_checkout(request, product, form, quote)
+        response = _render_checkout(request, product, form, quote)
+        _remember_token(response, request, token)
+        return response
     if purchase.status == "completed":
         messages.success(request, f"Thank you! {purchase.product_name} is yours.")
     elif purchase.status == "failed":

@@ -7,10 +7,14 @@ dashboard gets both from one ``$facet`` aggregation and wraps them here.
 from dataclasses import dataclass
 from math import ceil
 
+# Far beyond any real page; keeps $skip inside a 64-bit integer.
+MAX_PAGE = 1_000_000
+
 
 def page_number(raw, default: int = 1) -> int:
+    """A page number from a query parameter: 1 for junk, clamped to MAX_PAGE."""
     try:
-        return max(1, int(raw))
+        return min(max(1, int(raw)), MAX_PAGE)
     except (TypeError, ValueError):
         return default
 

@@ -111,5 +111,8 @@ def _notify_referrer(*, conversion: Conversion, applied: list[AppliedGrant]) -> 
     )
     try:
         send_mail(subject, body, None, [referrer.user["email"]])
-    except Exception:  # noqa: BLE001 - mail trouble must not undo a stored award
-        logger.exception("referral award e-mail failed for referral %s", conversion.referral_id)
+    except Exception as exc:  # noqa: BLE001 - mail trouble must not undo a stored award
+        # The exception's text can hold the address (SMTPRecipientsRefused):
+        # log its type only.
+        logger.error("referral award e-mail failed for referral %s: %s",
+                     conversion.referral_id, type(exc).__name__)

@@ -69,3 +69,13 @@ def test_livez_answers_without_touching_the_database(client, db):
 
     assert response.status_code == 200 and response.content == b"ok"
     assert len(log) == 0
+
+
+def test_seed_demo_refuses_production_settings(db, settings):
+    from django.core.management.base import CommandError
+
+    settings.SETTINGS_MODULE = "referral_site.settings.production"
+
+    with pytest.raises(CommandError, match="refusing to create demo accounts"):
+        call_command("seed_demo", verbosity=0)
+    assert not User.objects.exists()

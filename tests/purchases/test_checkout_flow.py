@@ -225,3 +225,34 @@ def test_checkout_requires_sign_in_and_a_real_product(client, user, clean_code):
     client.force_login(user)
     assert client.get("/checkout/not-an-id/").status_code == 404
     assert client.get("/checkout/0123456789abcdef01234567/").status_code == 404
+
+
+def test_losing_the_credits_to_another_tab_lets_the_corrected_form_go_through(
+        client, user, clean_code, monkeypatch):
+    from credits.services import credits_spend
+    from purchases import views
+    from purchases.services import purchase_checkout
+
+    give_credits(user, 2)
+    client.force_login(user)
+    page = client.get(f"/checkout/{clean_code.pk}/")
+
+    def other_tab_wins_the_race(**kwargs):
+        # Another tab spends the credits after this request passed validation.
+        credits_spend(user_id=user.pk, amount=2, idempotency_key="other-tab", reason="tab")
+        monkeypatch.setattr(views, "purchase_checkout", purchase_checkout)
+        return purchase_checkout(**kwargs)
+
+    monkeypatch.setattr(views, "purchase_checkout", other_tab_wins_the_race)
+    refused = client.post(f"/checkout/{clean_code.pk}/", {
+        "token": checkout_token(page), "credits": 2, "action": "pay", **VISA})
+    retried = client.post(f"/checkout/{clean_code.pk}/", {
+        "token": checkout_token(refused), "credits": 0, "action": "pay", **VISA})
+
+    assert "You do not have enough credits for that." in refused.content.decode()
+    assert checkout_token(refused) != checkout_token(page)
+    assert Purchase.objects.get(status="failed").failure_reason == "Not enough credits"
+    assert retried.status_code == 302
+    completed = Purchase.objects.get(status="completed")
+    assert retried["Location"] == f"/purchases/{completed.pk}/"
+    assert (completed.credits_used, completed.cash_amount) == (0, Decimal("32.99"))

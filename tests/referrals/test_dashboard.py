@@ -207,3 +207,14 @@ def test_dashboard_commands_stay_within_the_bound_whatever_the_data(client, refe
     assert text_of(response.content.decode(), "stat-total") == str(referrals)
     assert len(log) <= DASHBOARD_BOUND, log.names()
     print(f"/dashboard/ with {referrals} referrals: {len(log)} commands: {log.names()}")
+
+
+def test_absurd_page_numbers_show_the_last_page(client, referrer, user_factory):
+    refer(referrer, user_factory, "Only Friend")
+    client.force_login(referrer)
+
+    for query in ("rpage=100000000000000000000", "spage=99999999999999999999", "rpage=-3",
+                  "rpage=abc"):
+        response = client.get(f"/dashboard/?{query}")
+        assert response.status_code == 200, query
+        assert "Only Friend" in response.content.decode(), query

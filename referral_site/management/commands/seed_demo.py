@@ -1,7 +1,7 @@
 """Load the demo catalog and the demo accounts. Running it again adds nothing."""
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services import user_create
@@ -17,7 +17,15 @@ DEMO_CUSTOMER_PASSWORD = "demo-customer-pass"  # noqa: S105 - documented demo cr
 class Command(BaseCommand):
     help = "Load the demo catalog and the demo staff and customer accounts (idempotent)."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--allow-production", action="store_true",
+                            help="run even with production settings (creates a staff account "
+                                 "with a published password)")
+
     def handle(self, *args, **options):
+        if settings.SETTINGS_MODULE.endswith(".production") and not options["allow_production"]:
+            raise CommandError("refusing to create demo accounts with published passwords under "
+                               "production settings (use --allow-production to insist)")
         wanted = demo_products()
         existing = set(
             Product.objects.filter(title__in=[p["title"] for p in wanted]).values_list(
