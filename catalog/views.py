@@ -5,17 +5,13 @@ from django.contrib import messages
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import Http404
 from django.shortcuts import render, resolve_url
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
 from catalog.forms import ProductFilterForm
 from catalog.selectors import PAGE_SIZE, product_get, product_search, purchase_for_product
-
-# Not yet routed here (checkout and purchases are other issues): the documented paths.
-CHECKOUT_PATH = "/checkout/{product_id}/"
-RECEIPT_PATH = "/purchases/{purchase_id}/"
 
 
 @require_GET
@@ -61,13 +57,14 @@ def product_detail(request, product_id):
     if product is None:
         raise Http404("No such product.")
     purchase = purchase_for_product(user=request.user, product=product)
-    checkout_url = CHECKOUT_PATH.format(product_id=product.pk)
+    checkout_url = reverse("purchases:checkout", args=[product.pk])
+    login_url = resolve_url(settings.LOGIN_URL)
     context = {
         "product": product,
         "purchase": purchase,
-        "receipt_url": RECEIPT_PATH.format(purchase_id=purchase["pk"]) if purchase else None,
+        "receipt_url": reverse("purchases:detail", args=[purchase["pk"]]) if purchase else None,
         "checkout_url": checkout_url,
-        "login_to_buy_url": f"{_login_url()}?{urlencode({'next': checkout_url})}",
+        "login_to_buy_url": f"{login_url}?{urlencode({'next': checkout_url})}",
     }
     return render(request, "catalog/product_detail.html", context)
 
@@ -103,11 +100,3 @@ def _page_url(list_url: str, query: str, number: int) -> str:
     if number > 1:
         parts.append(urlencode({"page": number}))
     return f"{list_url}?{'&'.join(parts)}" if parts else list_url
-
-
-def _login_url() -> str:
-    try:
-        return resolve_url(settings.LOGIN_URL)
-    except NoReverseMatch:
-        # accounts' URLs arrive with the accounts issue; until then, its documented path.
-        return "/accounts/login/"

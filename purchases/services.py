@@ -201,8 +201,8 @@ def _complete(purchase: Purchase, *, buyer_referred: bool) -> None:
     except IntegrityError:
         first = False
         _move(purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, **fields)
-    if first and buyer_referred:
-        referral_convert_for_first_purchase(purchase_id=purchase.pk, buyer_id=purchase.user_id)
+    if first and buyer_referred and referral_convert_for_first_purchase(
+            purchase_id=purchase.pk, buyer_id=purchase.user_id):
         purchase.referral_credit_awarded = True
 
 
@@ -259,8 +259,9 @@ def purchase_resume(*, purchase: Purchase, gateway: PaymentGateway | None = None
             return purchase
     if (purchase.status in (PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED)
             and purchase.is_first_purchase and not purchase.referral_credit_awarded
-            and buyer.referred_by_id is not None):
-        referral_convert_for_first_purchase(purchase_id=purchase.pk, buyer_id=purchase.user_id)
+            and buyer.referred_by_id is not None
+            and referral_convert_for_first_purchase(purchase_id=purchase.pk,
+                                                    buyer_id=purchase.user_id)):
         purchase.referral_credit_awarded = True
     return purchase
 

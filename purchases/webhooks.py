@@ -3,6 +3,7 @@
 import logging
 
 import stripe
+from bson import ObjectId
 from django.conf import settings
 from django.db import IntegrityError
 from django.http import HttpResponse, JsonResponse
@@ -10,7 +11,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from purchases.models import PaymentEvent, Purchase
-from purchases.selectors import object_id_or_404
 from purchases.services import purchase_fail, purchase_mark_paid, purchase_resume
 
 logger = logging.getLogger(__name__)
@@ -38,8 +38,9 @@ def handle_stripe_event(event) -> dict:
     intent = event["data"]["object"]
     purchase = None
     purchase_id = (intent.get("metadata") or {}).get("purchase_id")
-    if purchase_id:
-        purchase = Purchase.objects.filter(pk=object_id_or_404(purchase_id)).first()
+    if purchase_id and ObjectId.is_valid(purchase_id):
+        # Not ours (or malformed): recorded and acknowledged, so Stripe stops retrying.
+        purchase = Purchase.objects.filter(pk=ObjectId(purchase_id)).first()
     try:
         PaymentEvent.objects.create(event_id=event["id"], type=event["type"], purchase=purchase)
     except IntegrityError:

@@ -145,3 +145,15 @@ def test_webhook_with_a_bad_signature_is_rejected_and_changes_nothing(
     interrupted_purchase.refresh_from_db()
     assert interrupted_purchase.status == "pending"
     assert not PaymentEvent.objects.exists()
+
+
+def test_webhook_for_an_unknown_or_malformed_purchase_is_acknowledged(client, settings, db):
+    settings.STRIPE_WEBHOOK_SECRET = SECRET
+    event = {"id": "evt_other", "object": "event", "type": "payment_intent.succeeded",
+             "data": {"object": {"id": "pi_x", "object": "payment_intent",
+                                 "metadata": {"purchase_id": "not-an-object-id"}}}}
+
+    response = _signed(client, event)
+
+    assert response.status_code == 200
+    assert response.json() == {"received": True, "purchase": None}
