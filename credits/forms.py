@@ -1,6 +1,6 @@
 from django import forms
 
-from accounts.models import User
+from accounts.selectors import user_get_by_email, user_get_by_referral_code
 from purchases.forms import TOKEN_RE
 
 
@@ -19,9 +19,8 @@ class CreditAdjustmentForm(forms.Form):
         return token
 
     def clean_user(self):
-        value = self.cleaned_data["user"].strip()
-        user = (User.objects.filter(email=value.lower()).first()
-                or User.objects.filter(referral_code=value.upper()).first())
+        value = self.cleaned_data["user"]
+        user = user_get_by_email(email=value) or user_get_by_referral_code(code=value)
         if user is None:
             raise forms.ValidationError("No customer has that e-mail address or referral code.")
         return user
