@@ -1,6 +1,5 @@
 """Validation shared by the models of schema.md."""
 
-from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 
 
@@ -18,8 +17,3 @@ def strip_fields(instance, *field_names: str) -> None:
         value = getattr(instance, name)
         if isinstance(value, str):
             setattr(instance, name, value.strip())
-
-
-def validate_not_blank(value: str) -> None:
-    if isinstance(value, str) and not value.strip():
-        raise ValidationError("This field cannot be blank.", code="blank")
