@@ -5,7 +5,7 @@ the page of referred users), the names of that page's users, one $facet on the
 ledger (the statement page): 5, whatever the number of referrals or entries.
 """
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import segno
 from django.conf import settings
@@ -29,6 +29,25 @@ PARTS = ("stats", "referrals", "statement")
 
 def referral_link(request, user) -> str:
     return request.build_absolute_uri(reverse("referrals:link", args=[user.referral_code]))
+
+
+def pager(page, *, part: str, param: str, fragment_keep: dict, keep: dict,
+          labels: tuple[str, str], label: str) -> dict:
+    """Previous/next links for one paginated block of the dashboard.
+
+    ``href`` (also pushed to the address bar) keeps the whole page's state;
+    ``hx`` asks for the block alone.
+    """
+    def link(number: int) -> dict[str, str]:
+        return {"href": "?" + urlencode({param: number, **keep}),
+                "hx": "?" + urlencode({"part": part, param: number, **fragment_keep})}
+
+    return {
+        "page": page, "target": part, "label": label,
+        "previous": link(page.previous_page_number) if page.has_previous else None,
+        "next": link(page.next_page_number) if page.has_next else None,
+        "previous_label": labels[0], "next_label": labels[1],
+    }
 
 
 def share_links(link: str, name: str) -> dict[str, str]:
@@ -63,12 +82,18 @@ def dashboard(request):
         if referrals.number > referrals.num_pages:
             stats, referrals = referral_dashboard_referrals(
                 referrer_id=user.pk, page=referrals.num_pages, sort=sort)
-        context.update(stats=stats, referrals=referrals)
+        context.update(stats=stats, referrals=referrals, referrals_pager=pager(
+            referrals, part="referrals", param="rpage", fragment_keep={"sort": sort},
+            keep={"sort": sort, "spage": request.GET.get("spage", 1)},
+            labels=("Previous", "Next"), label="Referred friends pages"))
     if part in (None, "statement"):
         statement = credit_statement(user_id=user.pk, page=page_number(request.GET.get("spage")))
         if statement.number > statement.num_pages:
             statement = credit_statement(user_id=user.pk, page=statement.num_pages)
-        context["statement"] = statement
+        context.update(statement=statement, statement_pager=pager(
+            statement, part="statement", param="spage", fragment_keep={},
+            keep={"sort": sort, "rpage": request.GET.get("rpage", 1)},
+            labels=("Newer", "Older"), label="Statement pages"))
     if part is None:
         link = referral_link(request, user)
         context.update(link=link, share=share_links(link, user.name),
