@@ -89,10 +89,13 @@ def user_activity(*, user: User) -> dict:
     ])
     for row in ledger.rows:
         row.actor_name = names.get(row.actor_id)
+    # "The other person" of each referral, so one table template serves both.
     for row in referrals_made.rows:
-        row.other_name = names.get(row.referred_user_id)
+        row.other_id = row.referred_user_id
+        row.other_name = names.get(row.other_id)
     for row in referrals_received:
-        row.other_name = names.get(row.referrer_id)
+        row.other_id = row.referrer_id
+        row.other_name = names.get(row.other_id)
     for entry in (*admin_log.rows, *related_log):
         entry.actor_name = names.get(entry.user_id)
     return {
