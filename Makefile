@@ -18,8 +18,10 @@ run: setup
 test: setup lint chromium
 	$(PY) -m pytest
 
+# Style, formatting, and the apps' dependency order (import-linter contracts in pyproject.toml).
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 # Benchmarks (bench/README.md): its own embedded database and gunicorn.
 bench: setup

@@ -19,3 +19,8 @@ class EmailBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+
+# The backend recorded in the session for users signed in without a password
+# check by Django (sign-up, Clerk): any configured backend's get_user() works.
+SESSION_BACKEND = f"{EmailBackend.__module__}.{EmailBackend.__qualname__}"

@@ -1,10 +1,15 @@
 """The users collection (schema.md section 1), which is also the auth user model."""
 
+import secrets
+import uuid
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import IntegrityError, models
 
+from referral_site.db.errors import duplicate_key_field
+from referral_site.exceptions import ApplicationError
 from referral_site.validators import non_negative, strip_fields
 
 REFERRAL_CODE_LENGTH = 8
@@ -18,21 +23,75 @@ referral_code_validator = RegexValidator(
 )
 
 
+CODE_ATTEMPTS = 10
+
+
+class EmailTaken(ApplicationError):
+    pass
+
+
+class ClerkUserTaken(ApplicationError):
+    pass
+
+
+def referral_code_generate() -> str:
+    return "".join(secrets.choice(REFERRAL_CODE_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+
+
+def _local_clerk_user_id() -> str:
+    # Local accounts have no Clerk identity, but clerkUserId is required and
+    # unique: a random, never-reused value that stays with the account.
+    return f"local_{uuid.uuid4().hex}"
+
+
 class UserManager(BaseUserManager):
+    """Inserts users with a fresh referral code (also for ``createsuperuser``).
+
+    The site creates users through accounts.services.user_create, which
+    calls this; the unique index on referralCode decides collisions, and on
+    one a new code is drawn and the insert tried again. A clash on e-mail or
+    clerkUserId is not retried.
+    """
+
     use_in_migrations = True
 
-    def create_user(self, email, password=None, **extra):
-        # Kept thin: real sign-up goes through accounts.services.user_create,
-        # which also makes the referral code and records the referral.
-        from accounts.services import user_create
-
-        return user_create(email=email, password=password, **extra)
+    def create_user(self, email, password=None, *, name="", clerk_user_id=None,
+                    is_staff=False, is_superuser=False, referred_by=None):
+        user = self.model(
+            email=(email or "").strip().lower() or None,
+            name=name,
+            clerk_user_id=clerk_user_id or _local_clerk_user_id(),
+            is_staff=is_staff,
+            is_superuser=is_superuser,
+            referred_by=referred_by,
+        )
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        for _ in range(CODE_ATTEMPTS):
+            user.referral_code = referral_code_generate()
+            # Field rules only: uniqueness is the unique indexes' job (no check-then-insert).
+            user.full_clean(exclude=["password"], validate_unique=False)
+            try:
+                user.save(force_insert=True, using=self._db)
+                return user
+            except IntegrityError as exc:
+                user.pk = None
+                user._state.adding = True
+                field = duplicate_key_field(exc)
+                if field == "referralCode":
+                    continue
+                if field == "email":
+                    raise EmailTaken("An account with this e-mail address already exists.",
+                                     field="email") from exc
+                if field == "clerkUserId":
+                    raise ClerkUserTaken("This Clerk user already has an account.") from exc
+                raise
+        raise ApplicationError("Could not allocate a unique referral code; please try again.")
 
     def create_superuser(self, email, password=None, **extra):
-        from accounts.services import user_create
-
-        return user_create(email=email, password=password, is_staff=True, is_superuser=True,
-                           **extra)
+        return self.create_user(email, password, is_staff=True, is_superuser=True, **extra)
 
 
 class User(AbstractBaseUser, PermissionsMixin):

@@ -1,8 +1,9 @@
-"""Reads for users. Every lookup here is one query on a uniquely indexed field."""
+"""Reads for users. Every lookup here is one query on a uniquely indexed field (_id included)."""
 
 import re
 
 from accounts.models import REFERRAL_CODE_ALPHABET, REFERRAL_CODE_LENGTH, User
+from referral_site.batching import filter_in
 
 _CODE_SHAPE = re.compile(rf"^[{REFERRAL_CODE_ALPHABET}]{{{REFERRAL_CODE_LENGTH}}}$")
 # Spaces and dashes people put into a code they copy or type.
@@ -51,3 +52,9 @@ def user_get_by_email(*, email: str) -> User | None:
         return User.objects.get(email=address)
     except User.DoesNotExist:
         return None
+
+
+def user_names_by_id(ids) -> dict:
+    """{id: name} for the given user ids (None ignored): one query per 400 ids, no join."""
+    wanted = sorted({i for i in ids if i is not None}, key=str)
+    return dict(filter_in(User.objects.values_list("pk", "name"), "pk", wanted))

@@ -6,7 +6,6 @@ from accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("signup/", views.signup, name="signup"),
     path("login/", views.LoginView.as_view(), name="login"),
     # POST only (Django's LogoutView): a link cannot sign anybody out.
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -20,8 +19,4 @@ urlpatterns = [
          name="password_reset_confirm"),
     path("reset/done/", views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
-    # Account settings: download one's data, delete one's account (GDPR).
-    path("settings/", views.account_settings, name="settings"),
-    path("settings/export/", views.account_export, name="settings_export"),
-    path("settings/delete/", views.account_delete, name="settings_delete"),
 ]

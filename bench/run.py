@@ -191,8 +191,9 @@ class Seeder:
 
         from accounts.models import User
         from catalog.models import Product
-        from credits.models import CreditTransaction, Kind
+        from credits.models import CreditTransaction
         from purchases.models import Purchase, PurchaseStatus
+        from referrals.conversion import Conversion, referral_reward_grants
         from referrals.models import Referral, ReferralStatus
 
         started = time.perf_counter()
@@ -246,7 +247,6 @@ class Seeder:
 
         referrals, ledger = [], []
         referred_count = {}
-        reward = 2
         for i in range(first, last):
             ref = referrer_index(i)
             if ref is None:
@@ -262,15 +262,18 @@ class Seeder:
             referred_count[ref] = referred_count.get(ref, 0) + 1
             if not converted:
                 continue
-            first_purchase = purchases[bought[i]]
-            for who, kind in ((ref, Kind.REFERRAL_REWARD_REFERRER),
-                              (i, Kind.REFERRAL_REWARD_REFERRED)):
-                uid = state.user_ids[who]
-                state.balances[uid] = state.balances.get(uid, 0) + reward
+            # The same grants as a real conversion (settings' reward amounts, its keys).
+            conversion = Conversion(referral_id=referral.pk, referrer_id=state.user_ids[ref],
+                                    referred_user_id=state.user_ids[i])
+            for grant in referral_reward_grants(conversion=conversion,
+                                                purchase_id=purchases[bought[i]].pk):
+                uid = grant.user_id
+                state.balances[uid] = state.balances.get(uid, 0) + grant.amount
                 ledger.append(CreditTransaction(
-                    user_id=uid, amount=reward, kind=kind, purchase_id=first_purchase.pk,
-                    referral_id=referral.pk, reason="", balance_after=state.balances[uid],
-                    idempotency_key=f"referral-reward:{referral.pk}:{uid}"))
+                    user_id=uid, amount=grant.amount, kind=grant.kind,
+                    purchase_id=grant.purchase_id, referral_id=grant.referral_id,
+                    reason=grant.reason, balance_after=state.balances[uid],
+                    idempotency_key=grant.idempotency_key))
 
         users = [
             User(pk=ids[i - first], clerk_user_id=f"local_bench{i}", referral_code=referral_code(i),

@@ -7,9 +7,9 @@ from django.template.response import TemplateResponse
 from credits.forms import CreditAdjustmentForm
 from credits.models import CreditTransaction
 from credits.services import credits_adjust
-from purchases.forms import new_checkout_token
 from referral_site.admin_mixins import ReadOnlyAdminMixin
 from referral_site.exceptions import ApplicationError
+from referral_site.intents import new_intent_token
 
 
 @admin.register(CreditTransaction)
@@ -29,26 +29,29 @@ class CreditTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """'Add' is a credit adjustment: an entry through credits_adjust, never a raw row."""
         if not self.has_add_permission(request):
             return redirect("admin:index")
-        if request.method == "POST":
-            form = CreditAdjustmentForm(request.POST)
-            if form.is_valid():
-                data = form.cleaned_data
-                try:
-                    entry = credits_adjust(
-                        user=data["user"], amount=data["amount"], reason=data["reason"],
-                        actor=request.user,
-                        idempotency_key=f"adjustment:{request.user.pk}:{data['token']}")
-                except ApplicationError as exc:
-                    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-                else:
-                    if entry is not None:
-                        self.log_addition(request, entry, [{"added": {}}])
-                    self.message_user(request, f"Adjusted {data['user'].name}'s credits by "
-                                               f"{data['amount']:+d}.", messages.SUCCESS)
-                    return redirect("admin:credits_credittransaction_changelist")
-        else:
-            form = CreditAdjustmentForm(initial={"token": new_checkout_token(),
+        if request.method != "POST":
+            form = CreditAdjustmentForm(initial={"token": new_intent_token(),
                                                  "user": request.GET.get("user", "")})
+            return self._adjust_page(request, form, extra_context)
+        form = CreditAdjustmentForm(request.POST)
+        if not form.is_valid():
+            return self._adjust_page(request, form, extra_context)
+        data = form.cleaned_data
+        try:
+            # The form's token makes a double submit one adjustment.
+            entry = credits_adjust(user=data["user"], amount=data["amount"],
+                                   reason=data["reason"], actor=request.user,
+                                   idempotency_key=f"adjustment:{request.user.pk}:{data['token']}")
+        except ApplicationError as exc:
+            exc.add_to_form(form)
+            return self._adjust_page(request, form, extra_context)
+        if entry is not None:
+            self.log_addition(request, entry, [{"added": {}}])
+        self.message_user(request, f"Adjusted {data['user'].name}'s credits by "
+                                   f"{data['amount']:+d}.", messages.SUCCESS)
+        return redirect("admin:credits_credittransaction_changelist")
+
+    def _adjust_page(self, request, form, extra_context):
         context = {**self.admin_site.each_context(request), "form": form,
                    "opts": self.model._meta, "title": "Adjust a customer's credits",
                    **(extra_context or {})}

@@ -28,6 +28,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from accounts.models import User
 from credits.models import EARNING_KINDS, CreditTransaction, Kind
+from referral_site.db.collections import collection
 from referral_site.exceptions import ApplicationError
 from referral_site.transactions import run_atomically
 
@@ -59,11 +60,6 @@ class AppliedGrant:
     balance_after: int
     user: dict  # the user's document after the change (name, email, credits)
 
-
-def _collection(model):
-    # Through the backend so that a transaction's session and the debug
-    # query log apply; the command listener counts these calls either way.
-    return connection.get_collection(model._meta.db_table)
 
 
 def _entry_document(*, user_id, amount, kind, idempotency_key, reason, purchase_id=None,
@@ -104,7 +100,7 @@ def credits_grant_many(*, grants: list[CreditGrant]) -> list[AppliedGrant]:
                         actor_id=g.actor_id)
         for g in grants
     ]
-    ledger = _collection(CreditTransaction)
+    ledger = collection(CreditTransaction)
     duplicates: set[int] = set()
     try:
         ledger.insert_many(documents, ordered=False, session=session)
@@ -114,7 +110,7 @@ def credits_grant_many(*, grants: list[CreditGrant]) -> list[AppliedGrant]:
                 raise
             duplicates.add(error["index"])
 
-    users = _collection(User)
+    users = collection(User)
     applied = []
     now = timezone.now()
     for index, (grant, document) in enumerate(zip(grants, documents, strict=True)):
@@ -173,7 +169,7 @@ def credits_spend(*, user_id: ObjectId, amount: int, kind: str = Kind.SPEND,
 
 def _spend(*, user_id, amount, kind, idempotency_key, reason, purchase_id, actor_id):
     """The two steps of a spend: the guarded decrement, then the ledger entry."""
-    users = _collection(User)
+    users = collection(User)
     session = connection.session
     user = users.find_one_and_update(
         {"_id": user_id, "credits": {"$gte": amount}},
@@ -190,7 +186,7 @@ def _spend(*, user_id, amount, kind, idempotency_key, reason, purchase_id, actor
                                purchase_id=purchase_id, actor_id=actor_id,
                                balance_after=user["credits"])
     try:
-        _collection(CreditTransaction).insert_one(document, session=session)
+        collection(CreditTransaction).insert_one(document, session=session)
     except DuplicateKeyError:
         # Recorded by an earlier attempt: undo our second decrement.
         users.update_one({"_id": user_id}, {"$inc": {"credits": amount}}, session=session)

@@ -1,12 +1,27 @@
-"""Purchases for staff: read-only, with a refund action that goes through the service."""
+"""Purchases for staff: read-only, with a refund action that goes through the service.
+
+Also the product analytics page, added to the catalog's product admin: sales
+are purchase data, so the page lives here and extends catalog's ProductAdmin
+(re-registered) instead of catalog reaching up into purchases.
+"""
+
+import csv
 
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
+from catalog.admin import ProductAdmin as CatalogProductAdmin
+from catalog.models import Product
 from purchases.models import PaymentEvent, Purchase, PurchaseStatus
+from purchases.selectors import ANALYTICS_COLUMNS, product_sales_report
 from purchases.services import purchase_refund
 from referral_site.admin_mixins import ReadOnlyAdminMixin
+from referral_site.ops.csv_export import format_value
 
 
 @admin.register(Purchase)
@@ -50,3 +65,84 @@ class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class PaymentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("event_id", "type", "purchase_id", "created_at")
     list_filter = ("type",)
+
+
+ANALYTICS_HEADINGS = {
+    "product_name": "Product",
+    "total_sales": "Total sales ($)",
+    "total_purchases": "Purchases",
+    "avg_amount": "Average paid ($)",
+    "credits_used": "Credits applied",
+    "credit_amount": "Credits applied ($)",
+}
+
+
+admin.site.unregister(Product)
+
+
+@admin.register(Product)
+class ProductAdmin(CatalogProductAdmin):
+    def get_urls(self):
+        # Before the default URLs: "<path:object_id>/" would take "analytics/".
+        return [
+            path("analytics/", self.admin_site.admin_view(self.analytics_view),
+                 name="catalog_product_analytics"),
+            *super().get_urls(),
+        ]
+
+    def analytics_view(self, request):
+        # admin_view already keeps out everyone but active staff; sales figures
+        # also need the right to see products and purchases.
+        if not (self.has_view_permission(request)
+                and request.user.has_perm("purchases.view_purchase")):
+            raise PermissionDenied
+        report = product_sales_report(order_by=request.GET.get("o", ""))
+        if request.GET.get("export") == "csv":
+            return _analytics_csv(report)
+        headers = _analytics_headers(report.order_by)
+        rows = [
+            (row, reverse("admin:catalog_product_change", args=[row.product_id])
+             if row.product_id else None)
+            for row in report.rows
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Product analytics",
+            "opts": self.model._meta,
+            "headers": headers,
+            "rows": rows,
+            "totals": report.totals,
+            "csv_query": f"?o={report.order_by}&export=csv",
+        }
+        return TemplateResponse(request, "admin/catalog/product/analytics.html", context)
+
+
+def _analytics_headers(order_by: str) -> list[dict]:
+    """Column headings that sort the report; a click on the sorted one flips it."""
+    sort_column = order_by.lstrip("-")
+    descending = order_by.startswith("-")
+    headers = []
+    for name, label in ANALYTICS_HEADINGS.items():
+        numeric = name != "product_name"
+        if name == sort_column:
+            next_order = name if descending else f"-{name}"
+        else:
+            next_order = f"-{name}" if numeric else name  # largest first; names A-Z
+        headers.append({"name": name, "label": label, "numeric": numeric,
+                        "sorted": name == sort_column, "descending": descending,
+                        "query": f"?o={next_order}"})
+    return headers
+
+
+def _analytics_csv(report) -> HttpResponse:
+    stamp = timezone.now().strftime("%Y%m%d")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="product-analytics-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["Product id", *ANALYTICS_HEADINGS.values()])
+    for row in [*report.rows, report.totals]:
+        writer.writerow([
+            str(row.product_id) if row.product_id else "",
+            *(format_value(getattr(row, name)) for name in ANALYTICS_COLUMNS),
+        ])
+    return response

@@ -1,19 +1,15 @@
 """Checkout form: credits to apply and, when cash is due, the card."""
 
 import re
-import uuid
 
 from django import forms
 
-TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
-
-
-def new_checkout_token() -> str:
-    return uuid.uuid4().hex
+from purchases.gateways import Card
+from referral_site.intents import IntentTokenField
 
 
 class CheckoutForm(forms.Form):
-    token = forms.CharField(widget=forms.HiddenInput)
+    token = IntentTokenField(expired_message="This checkout form has expired; please try again.")
     credits = forms.TypedChoiceField(coerce=int, label="Credits to use", choices=())
     card_number = forms.CharField(
         label="Card number", required=False, max_length=23,
@@ -48,12 +44,6 @@ class CheckoutForm(forms.Form):
             for name in ("card_number", "card_expiry", "card_cvc"):
                 del self.fields[name]
 
-    def clean_token(self):
-        token = self.cleaned_data["token"]
-        if not TOKEN_RE.match(token):
-            raise forms.ValidationError("This checkout form has expired; please try again.")
-        return token
-
     def clean_card_expiry(self):
         value = self.cleaned_data.get("card_expiry", "").strip()
         if not value:
@@ -70,18 +60,12 @@ class CheckoutForm(forms.Form):
             raise forms.ValidationError("The CVC is 3 or 4 digits.")
         return value
 
-    def require_card(self) -> bool:
-        """Card details are needed (cash is due): add field errors where missing."""
-        if not self.accepts_card_numbers:
-            if not self.cleaned_data.get("payment_method_id"):
-                self.add_error("payment_method_id", "A payment method is required.")
-                return False
-            return True
-        ok = True
-        for name, message in (("card_number", "Enter your card number."),
-                              ("card_expiry", "Enter the card's expiry date."),
-                              ("card_cvc", "Enter the card's CVC.")):
-            if not self.cleaned_data.get(name):
-                self.add_error(name, message)
-                ok = False
-        return ok
+    def payment(self) -> dict:
+        """The purchase_checkout arguments this form collected: credits and payment."""
+        data = self.cleaned_data
+        return {
+            "credits_used": data["credits"],
+            "card": Card(number=data.get("card_number", ""), expiry=data.get("card_expiry"),
+                         cvc=data.get("card_cvc", "")),
+            "payment_method_id": data.get("payment_method_id", ""),
+        }

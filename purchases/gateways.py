@@ -15,13 +15,22 @@ from typing import Protocol
 
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
+from referral_site.money import CENT
 
-CENT = Decimal("0.01")
+logger = logging.getLogger(__name__)
 
 
 class CardError(Exception):
     """The card details cannot be used (a form field error, nothing charged)."""
+
+
+@dataclass(frozen=True)
+class Card:
+    """Card details typed into the checkout (test gateway only; Stripe.js keeps them)."""
+
+    number: str = ""
+    expiry: tuple[int, int] | None = None  # (month, four-digit year)
+    cvc: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,6 @@ class TestGateway:
 
     def charge(self, *, amount: Decimal, currency: str, payment_method_id: str,
                idempotency_key: str, metadata: dict[str, str]) -> ChargeResult:
-        amount_to_cents(amount)
         intent = "pi_test_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
         if "chargeDeclined" in payment_method_id:
             return ChargeResult(succeeded=False, payment_intent_id=intent,

@@ -83,10 +83,6 @@ class Purchase(models.Model):
     def __str__(self):
         return f"{self.product_name} ({self.amount})"
 
-    @property
-    def is_completed(self) -> bool:
-        return self.status == PurchaseStatus.COMPLETED
-
 
 class PaymentEvent(models.Model):
     """A payment provider's webhook event, recorded once (unique eventId)."""

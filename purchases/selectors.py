@@ -1,10 +1,16 @@
 """Reads for purchases: single-collection queries on indexed fields."""
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from bson import ObjectId
 from bson.errors import InvalidId
+from django.db import connection
 from django.http import Http404
 
-from purchases.models import Purchase
+from catalog.models import Product
+from purchases.models import Purchase, PurchaseStatus
+from referral_site.money import money
 
 
 def object_id_or_404(value) -> ObjectId:
@@ -22,6 +28,133 @@ def purchase_get_for_user(*, user, purchase_id) -> Purchase:
     return purchase
 
 
+def purchase_first_id_for_user(user_id) -> ObjectId | None:
+    """The id of the user's first completed purchase (isFirstPurchase), if any."""
+    return Purchase.objects.filter(user_id=user_id, is_first_purchase=True).values_list(
+        "pk", flat=True).first()
+
+
 def purchase_list_for_user(*, user):
     """Newest first, on the userId index; the caller paginates."""
     return Purchase.objects.filter(user=user).order_by("-created_at")
+
+
+def purchase_for_product(*, user, product: Product) -> dict | None:
+    """The user's latest purchase of the product, as {"pk", "created_at"}, or None.
+
+    The one place that decides what "already bought" means: a completed
+    purchase (not a declined, interrupted or refunded one). One query on the
+    purchases collection, by userId and productId.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        Purchase.objects.filter(user=user, product=product, status=PurchaseStatus.COMPLETED)
+        .order_by("-created_at")
+        .values("pk", "created_at")
+        .first()
+    )
+
+
+# --------------------------------------------------------------------------
+# Product analytics (schema.md, "Product Analytics")
+# --------------------------------------------------------------------------
+
+
+def purchases_counted_as_sales() -> dict:
+    """The $match of the purchases that count as sales in the analytics.
+
+    Completed purchases only: declined and interrupted ones moved no money,
+    and refunded ones were given back.
+    """
+    return {"status": PurchaseStatus.COMPLETED.value}
+
+
+# Report column -> field of the $group output.
+ANALYTICS_COLUMNS = {
+    "product_name": "productName",
+    "total_sales": "totalSales",
+    "total_purchases": "totalPurchases",
+    "avg_amount": "avgAmount",
+    "credits_used": "creditsUsed",
+    "credit_amount": "creditAmount",
+}
+ANALYTICS_DEFAULT_ORDER = "-total_sales"
+
+
+@dataclass(frozen=True)
+class ProductSalesRow:
+    product_id: ObjectId | None
+    product_name: str
+    total_sales: Decimal
+    total_purchases: int
+    avg_amount: Decimal
+    credits_used: int
+    credit_amount: Decimal
+
+
+@dataclass(frozen=True)
+class ProductSalesReport:
+    rows: list[ProductSalesRow]
+    totals: ProductSalesRow
+    order_by: str
+
+
+def product_sales_report(*, order_by: str = ANALYTICS_DEFAULT_ORDER) -> ProductSalesReport:
+    """Per product: sales, purchases, average amount paid and credits applied.
+
+    One aggregation on the purchases collection, grouped by productId, using
+    the denormalised productName instead of a $lookup on products. Products
+    without purchases do not appear. ``order_by`` is a column of
+    ANALYTICS_COLUMNS, "-" for descending; anything else gives the default.
+    """
+    if order_by.lstrip("-") not in ANALYTICS_COLUMNS:
+        order_by = ANALYTICS_DEFAULT_ORDER
+    sort_field = ANALYTICS_COLUMNS[order_by.lstrip("-")]
+    direction = -1 if order_by.startswith("-") else 1
+
+    pipeline: list[dict] = []
+    if match := purchases_counted_as_sales():
+        pipeline.append({"$match": match})
+    pipeline += [
+        # Newest first, so $first takes the product's latest name.
+        {"$sort": {"createdAt": -1}},
+        {
+            "$group": {
+                "_id": "$productId",
+                "productName": {"$first": "$productName"},
+                "totalSales": {"$sum": "$amount"},
+                "totalPurchases": {"$sum": 1},
+                "avgAmount": {"$avg": "$amount"},
+                "creditsUsed": {"$sum": "$creditsUsed"},
+                "creditAmount": {"$sum": "$creditAmount"},
+            }
+        },
+        {"$sort": {sort_field: direction, "_id": 1}},
+    ]
+    documents = connection.get_collection(Purchase._meta.db_table).aggregate(pipeline)
+    rows = [
+        ProductSalesRow(
+            product_id=document["_id"],
+            product_name=document.get("productName") or "",
+            total_sales=money(document.get("totalSales")),
+            total_purchases=int(document.get("totalPurchases") or 0),
+            avg_amount=money(document.get("avgAmount")),
+            credits_used=int(document.get("creditsUsed") or 0),
+            credit_amount=money(document.get("creditAmount")),
+        )
+        for document in documents
+    ]
+    total_sales = sum((row.total_sales for row in rows), Decimal("0.00"))
+    total_purchases = sum(row.total_purchases for row in rows)
+    totals = ProductSalesRow(
+        product_id=None,
+        product_name="Total",
+        total_sales=total_sales,
+        total_purchases=total_purchases,
+        # The average over all purchases, not the average of the averages.
+        avg_amount=money(total_sales / total_purchases if total_purchases else 0),
+        credits_used=sum(row.credits_used for row in rows),
+        credit_amount=sum((row.credit_amount for row in rows), Decimal("0.00")),
+    )
+    return ProductSalesReport(rows=rows, totals=totals, order_by=order_by)

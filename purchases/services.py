@@ -22,7 +22,6 @@ the credits through the ledger under a key of its own, so that they come back
 exactly once.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -34,15 +33,16 @@ from django.utils import timezone
 from accounts.models import User
 from catalog.models import Product
 from credits.models import CreditTransaction, Kind
+from credits.rules import credits_value
 from credits.services import InsufficientCredits, credits_grant, credits_spend
-from purchases.gateways import PaymentGateway, get_gateway
+from purchases.gateways import Card, CardError, PaymentGateway, get_gateway
 from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
 from referral_site.exceptions import ApplicationError
-from referrals.conversion import referral_convert_for_first_purchase
+from referral_site.money import CENT
+from referrals.conversion import referral_convert_for_purchase
 
-logger = logging.getLogger(__name__)
-
-CENT = Decimal("0.01")
+# Purchases whose first-purchase flag can still convert a referral.
+SETTLED_STATUSES = (PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED)
 
 
 class CheckoutError(ApplicationError):
@@ -71,7 +71,11 @@ class Quote:
 
 
 def max_credits_for(*, price: Decimal, balance: int) -> int:
-    """min(balance, floor(price / CREDIT_VALUE)) (ARCHITECTURE.md section 5)."""
+    """The most credits a purchase may use: min(balance, floor(price / CREDIT_VALUE)).
+
+    The one place this rule lives (ARCHITECTURE.md section 5): the quote
+    enforces it, and the checkout form offers the choices it allows.
+    """
     whole = (price / settings.CREDIT_VALUE).to_integral_value(rounding=ROUND_FLOOR)
     return max(0, min(balance, int(whole)))
 
@@ -84,21 +88,38 @@ def checkout_quote(*, price: Decimal, balance: int, credits_used: int) -> Quote:
     if credits_used > limit:
         raise CheckoutError(f"You can use at most {limit} credit{'s' if limit != 1 else ''} "
                             f"on this product.", field="credits")
-    credit_amount = (settings.CREDIT_VALUE * credits_used).quantize(CENT)
+    credit_amount = credits_value(credits_used)
     cash_amount = (price - credit_amount).quantize(CENT)
     return Quote(price=price.quantize(CENT), credits_used=credits_used,
                  credit_amount=credit_amount, cash_amount=cash_amount, max_credits=limit)
 
 
-def _spend_key(purchase_id) -> str:
+def checkout_preview(*, price: Decimal, balance: int, requested) -> Quote:
+    """The quote to show for a credit count typed or picked by the visitor.
+
+    Anything that is not a whole number counts as 0, and a count outside what
+    the purchase allows is brought inside it: the page always shows a price.
+    """
+    try:
+        wanted = int(requested)
+    except (TypeError, ValueError):
+        wanted = 0
+    limit = max_credits_for(price=price, balance=balance)
+    return checkout_quote(price=price, balance=balance, credits_used=min(max(wanted, 0), limit))
+
+
+# --- Ledger keys of the purchases' credit movements (published for repairs) -----
+
+
+def purchase_spend_key(purchase_id) -> str:
     return f"purchase-spend:{purchase_id}"
 
 
-def _return_key(purchase_id) -> str:
+def purchase_spend_return_key(purchase_id) -> str:
     return f"purchase-spend-return:{purchase_id}"
 
 
-def _refund_key(purchase_id) -> str:
+def purchase_refund_key(purchase_id) -> str:
     return f"purchase-refund:{purchase_id}"
 
 
@@ -116,22 +137,25 @@ def _move(purchase: Purchase, *, leaving, to: str, **fields) -> bool:
 
 
 def purchase_checkout(*, user: User, product: Product, credits_used: int, token: str,
-                      payment_method_id: str = "",
+                      card: Card | None = None, payment_method_id: str = "",
                       gateway: PaymentGateway | None = None) -> Purchase:
     """Buy ``product`` for ``user`` once per checkout ``token``; return the purchase.
 
-    Raises CheckoutError (bad credits), PaymentDeclined (nothing kept: the
-    credits are returned) or PurchaseInProgress (the same intent is running).
+    The cash part is paid with ``payment_method_id`` (Stripe.js) or, on the
+    test gateway, with the ``card`` typed into the form. Raises CheckoutError
+    (bad credits, missing or unusable card details: nothing recorded),
+    PaymentDeclined (nothing kept: the credits are returned) or
+    PurchaseInProgress (the same intent is running).
     """
+    gateway = gateway or get_gateway()
     quote = checkout_quote(price=product.price, balance=user.credits,
                            credits_used=credits_used)
-    if quote.cash_amount > 0 and not payment_method_id:
-        raise CheckoutError("Enter your card details to pay the rest.", field="card_number")
     purchase = Purchase(
         user=user, product=product, product_name=product.title, amount=quote.price,
         credits_used=quote.credits_used, credit_amount=quote.credit_amount,
         cash_amount=quote.cash_amount,
-        payment_method_id=payment_method_id if quote.cash_amount > 0 else "",
+        payment_method_id=_payment_method(quote, gateway=gateway, card=card,
+                                          payment_method_id=payment_method_id),
         status=PurchaseStatus.PENDING, idempotency_key=f"{user.pk}:{token}",
     )
     try:
@@ -142,7 +166,38 @@ def purchase_checkout(*, user: User, product: Product, credits_used: int, token:
         if existing.status in IN_FLIGHT_STATUSES and not _is_stale(existing):
             raise PurchaseInProgress(existing) from None
         return purchase_resume(purchase=existing, gateway=gateway, buyer=user)
-    return _advance(purchase, buyer=user, gateway=gateway or get_gateway())
+    return _advance(purchase, buyer=user, gateway=gateway)
+
+
+CARD_FIELDS_MISSING = {
+    "card_number": "Enter your card number.",
+    "card_expiry": "Enter the card's expiry date.",
+    "card_cvc": "Enter the card's CVC.",
+}
+
+
+def _payment_method(quote: Quote, *, gateway: PaymentGateway, card: Card | None,
+                    payment_method_id: str) -> str:
+    """What pays the cash part: the one place that says cash due needs a payment method."""
+    if quote.cash_amount <= 0:
+        return ""
+    if payment_method_id:
+        return payment_method_id
+    if not gateway.accepts_card_numbers:
+        raise CheckoutError("A payment method is required.", field="payment_method_id")
+    card = card or Card()
+    given = {"card_number": card.number, "card_expiry": card.expiry, "card_cvc": card.cvc}
+    missing = {name: message for name, message in CARD_FIELDS_MISSING.items()
+               if not given[name]}
+    if missing:
+        raise CheckoutError("Enter your card details to pay the rest.", field="card_number",
+                            errors=missing)
+    month, year = card.expiry
+    try:
+        return gateway.create_payment_method(card_number=card.number, exp_month=month,
+                                             exp_year=year, cvc=card.cvc)
+    except CardError as exc:
+        raise CheckoutError(str(exc), field="card_number") from None
 
 
 def _is_stale(purchase: Purchase) -> bool:
@@ -179,7 +234,7 @@ def _advance(purchase: Purchase, *, buyer: User, gateway: PaymentGateway) -> Pur
 def _reserve_credits(purchase: Purchase) -> bool:
     try:
         credits_spend(user_id=purchase.user_id, amount=purchase.credits_used,
-                      idempotency_key=_spend_key(purchase.pk),
+                      idempotency_key=purchase_spend_key(purchase.pk),
                       reason=f"Paid towards {purchase.product_name}",
                       purchase_id=purchase.pk)
     except InsufficientCredits:
@@ -201,9 +256,34 @@ def _complete(purchase: Purchase, *, buyer_referred: bool) -> None:
     except IntegrityError:
         first = False
         _move(purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, **fields)
-    if first and buyer_referred and referral_convert_for_first_purchase(
-            purchase_id=purchase.pk, buyer_id=purchase.user_id):
+    if first:
+        purchase_reward_referral(purchase=purchase, buyer_referred=buyer_referred)
+
+
+def purchase_reward_referral(*, purchase: Purchase, buyer_referred: bool) -> bool:
+    """A referred buyer's first completed purchase converts their referral.
+
+    The one place that decides it, for a checkout, a resumed purchase and a
+    repair alike: the purchase must be the buyer's first to complete
+    (isFirstPurchase, claimed through the partial unique index), settled, and
+    not yet marked as awarded. The referrals app converts and awards; the
+    purchase records that it did, in the same transaction where there are
+    transactions. Safe to repeat; True when the purchase is now marked.
+    """
+    if not (buyer_referred and purchase.is_first_purchase
+            and not purchase.referral_credit_awarded
+            and purchase.status in SETTLED_STATUSES):
+        return False
+
+    def mark_awarded():
+        Purchase.objects.filter(pk=purchase.pk, referral_credit_awarded=False).update(
+            referral_credit_awarded=True, updated_at=timezone.now())
+
+    conversion = referral_convert_for_purchase(
+        referred_user_id=purchase.user_id, purchase_id=purchase.pk, also=mark_awarded)
+    if conversion is not None:
         purchase.referral_credit_awarded = True
+    return conversion is not None
 
 
 def purchase_fail(*, purchase: Purchase, reason: str) -> bool:
@@ -211,16 +291,16 @@ def purchase_fail(*, purchase: Purchase, reason: str) -> bool:
     moved = _move(purchase, leaving=[PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED],
                   to=PurchaseStatus.FAILED, failure_reason=reason[:255])
     if moved:
-        _return_spent_credits(purchase)
+        purchase_return_spent_credits(purchase)
     return moved
 
 
-def _return_spent_credits(purchase: Purchase) -> None:
+def purchase_return_spent_credits(purchase: Purchase) -> None:
     # Only what was really taken comes back: the spend's ledger entry says so.
     if purchase.credits_used and CreditTransaction.objects.filter(
-            idempotency_key=_spend_key(purchase.pk)).exists():
+            idempotency_key=purchase_spend_key(purchase.pk)).exists():
         credits_grant(user_id=purchase.user_id, amount=purchase.credits_used, kind=Kind.REFUND,
-                      idempotency_key=_return_key(purchase.pk),
+                      idempotency_key=purchase_spend_return_key(purchase.pk),
                       reason=f"Returned: {purchase.product_name} was not completed",
                       purchase_id=purchase.pk)
 
@@ -247,7 +327,8 @@ def purchase_resume(*, purchase: Purchase, gateway: PaymentGateway | None = None
     gateway = gateway or get_gateway()
     buyer = buyer or User.objects.get(pk=purchase.user_id)
     if purchase.status == PurchaseStatus.PENDING and purchase.credits_used:
-        if CreditTransaction.objects.filter(idempotency_key=_spend_key(purchase.pk)).exists():
+        spent = purchase_spend_key(purchase.pk)
+        if CreditTransaction.objects.filter(idempotency_key=spent).exists():
             _move(purchase, leaving=[PurchaseStatus.PENDING], to=PurchaseStatus.CREDITS_RESERVED)
         else:
             purchase_fail(purchase=purchase, reason="Interrupted before payment")
@@ -257,31 +338,26 @@ def purchase_resume(*, purchase: Purchase, gateway: PaymentGateway | None = None
             return _advance(purchase, buyer=buyer, gateway=gateway)
         except PaymentDeclined:
             return purchase
-    if (purchase.status in (PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED)
-            and purchase.is_first_purchase and not purchase.referral_credit_awarded
-            and buyer.referred_by_id is not None
-            and referral_convert_for_first_purchase(purchase_id=purchase.pk,
-                                                    buyer_id=purchase.user_id)):
-        purchase.referral_credit_awarded = True
+    purchase_reward_referral(purchase=purchase, buyer_referred=buyer.referred_by_id is not None)
     return purchase
 
 
 def purchase_refund(*, purchase: Purchase, actor: User) -> bool:
     """Staff refund: completed -> refunded, and the credits it spent come back.
 
-    Referral awards stay where they are (see the closing note on clawbacks);
-    the card payment itself is refunded in the payment provider's dashboard.
+    Referral awards stay where they are; the card payment itself is refunded
+    in the payment provider's dashboard.
     """
     moved = _move(purchase, leaving=[PurchaseStatus.COMPLETED], to=PurchaseStatus.REFUNDED,
                   refunded_at=timezone.now())
     if moved:
-        _refund_credits(purchase, actor_id=actor.pk)
+        purchase_refund_credits(purchase, actor_id=actor.pk)
     return moved
 
 
-def _refund_credits(purchase: Purchase, *, actor_id=None) -> None:
+def purchase_refund_credits(purchase: Purchase, *, actor_id=None) -> None:
     if purchase.credits_used:
         credits_grant(user_id=purchase.user_id, amount=purchase.credits_used, kind=Kind.REFUND,
-                      idempotency_key=_refund_key(purchase.pk),
+                      idempotency_key=purchase_refund_key(purchase.pk),
                       reason=f"Refund of {purchase.product_name}", purchase_id=purchase.pk,
                       actor_id=actor_id)

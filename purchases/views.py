@@ -1,32 +1,56 @@
-"""Checkout, purchase history and receipts."""
+"""The product page (with what the visitor already owns), checkout, history, receipts."""
+
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.models import Product
-from purchases.forms import TOKEN_RE, CheckoutForm, new_checkout_token
-from purchases.gateways import CardError, get_gateway
+from catalog.selectors import product_get
+from purchases.forms import CheckoutForm
+from purchases.gateways import get_gateway
+from purchases.models import Purchase, PurchaseStatus
 from purchases.selectors import (
-    object_id_or_404,
+    purchase_for_product,
     purchase_get_for_user,
     purchase_list_for_user,
 )
 from purchases.services import (
     PaymentDeclined,
     PurchaseInProgress,
-    checkout_quote,
-    max_credits_for,
+    Quote,
+    checkout_preview,
     purchase_checkout,
 )
 from referral_site.exceptions import ApplicationError
+from referral_site.intents import is_intent_token, new_intent_token
 
 PURCHASES_PER_PAGE = 20
+
+
+@require_GET
+def product_detail(request, product_id):
+    product = product_get(product_id=product_id)
+    if product is None:
+        raise Http404("No such product.")
+    purchase = purchase_for_product(user=request.user, product=product)
+    checkout_url = reverse("purchases:checkout", args=[product.pk])
+    login_url = resolve_url(settings.LOGIN_URL)
+    context = {
+        "product": product,
+        "purchase": purchase,
+        "receipt_url": reverse("purchases:detail", args=[purchase["pk"]]) if purchase else None,
+        "checkout_url": checkout_url,
+        "login_to_buy_url": f"{login_url}?{urlencode({'next': checkout_url})}",
+    }
+    return render(request, "purchases/product_detail.html", context)
 
 
 TOKEN_COOKIE = "checkout_intent"  # noqa: S105 - a cookie name, not a secret
@@ -43,9 +67,9 @@ def _checkout_token(request) -> tuple[str, bool]:
     """
     token = request.get_signed_cookie(TOKEN_COOKIE, default=None, salt=TOKEN_COOKIE,
                                       max_age=TOKEN_MAX_AGE)
-    if token and TOKEN_RE.match(token):
+    if is_intent_token(token):
         return token, False
-    return new_checkout_token(), True
+    return new_intent_token(), True
 
 
 def _remember_token(response, request, token: str) -> None:
@@ -58,96 +82,76 @@ def _forget_token(response, request) -> None:
     response.delete_cookie(TOKEN_COOKIE, path=request.path, samesite="Lax")
 
 
-def _requested_credits(raw, limit: int) -> int:
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return 0
-    return min(max(value, 0), limit)
+def _checkout_form(request, quote: Quote, gateway, data=None, **kwargs) -> CheckoutForm:
+    return CheckoutForm(data, max_credits=quote.max_credits,
+                        accepts_card_numbers=gateway.accepts_card_numbers, **kwargs)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def checkout(request, product_id):
-    product = Product.objects.filter(pk=object_id_or_404(product_id)).first()
-    if product is None:
-        raise Http404("No such product")
-    user = request.user
+    product = _product_or_404(product_id)
     gateway = get_gateway()
-    limit = max_credits_for(price=product.price, balance=user.credits)
-    form_kwargs = {"max_credits": limit, "accepts_card_numbers": gateway.accepts_card_numbers}
-
+    params = request.POST if request.method == "POST" else request.GET
+    quote = checkout_preview(price=product.price, balance=request.user.credits,
+                             requested=params.get("credits"))
     if request.method == "GET":
-        credits = _requested_credits(request.GET.get("credits"), limit)
         token, is_new = _checkout_token(request)
-        form = CheckoutForm(initial={"token": token, "credits": credits}, **form_kwargs)
-        quote = checkout_quote(price=product.price, balance=user.credits, credits_used=credits)
-        response = _render_checkout(request, product, form, quote)
-        if is_new:
-            _remember_token(response, request, token)
-        return response
-
-    form = CheckoutForm(request.POST, **form_kwargs)
-    valid = form.is_valid()
-    credits = form.cleaned_data.get("credits", 0) if valid else _requested_credits(
-        request.POST.get("credits"), limit)
-    quote = checkout_quote(price=product.price, balance=user.credits, credits_used=credits)
-    if not valid or request.POST.get("action") == "preview":
+        form = _checkout_form(request, quote, gateway,
+                              initial={"token": token, "credits": quote.credits_used})
+        return _render_checkout(request, product, form, quote, new_token=is_new and token)
+    form = _checkout_form(request, quote, gateway, request.POST)
+    if not form.is_valid() or request.POST.get("action") == "preview":
         return _render_checkout(request, product, form, quote)
-    payment_method_id = ""
-    if quote.cash_amount > 0:
-        if not form.require_card():
-            return _render_checkout(request, product, form, quote)
-        if gateway.accepts_card_numbers:
-            month, year = form.cleaned_data["card_expiry"]
-            try:
-                payment_method_id = gateway.create_payment_method(
-                    card_number=form.cleaned_data["card_number"], exp_month=month,
-                    exp_year=year, cvc=form.cleaned_data["card_cvc"])
-            except CardError as exc:
-                form.add_error("card_number", str(exc))
-                return _render_checkout(request, product, form, quote)
-        else:
-            payment_method_id = form.cleaned_data["payment_method_id"]
     try:
-        purchase = purchase_checkout(
-            user=user, product=product, credits_used=credits, token=form.cleaned_data["token"],
-            payment_method_id=payment_method_id, gateway=gateway,
-        )
+        purchase = purchase_checkout(user=request.user, product=product, gateway=gateway,
+                                     token=form.cleaned_data["token"], **form.payment())
     except PurchaseInProgress as exc:
         messages.info(request, "Your purchase is being processed.")
         return redirect("purchases:detail", purchase_id=exc.purchase.pk)
-    except PaymentDeclined as exc:
-        # That intent is over; a retry is a new one. The credits came back.
-        token = new_checkout_token()
-        form = CheckoutForm(initial={"token": token, "credits": credits}, **form_kwargs)
-        response = _render_checkout(request, product, form, quote, error=exc.message,
-                                    status=402)
-        _remember_token(response, request, token)
-        return response
     except ApplicationError as exc:
-        # The service may have recorded (and failed) a purchase for this
-        # token, e.g. when another tab spent the credits first: the corrected
-        # form is a new checkout intent.
-        token = new_checkout_token()
-        data = request.POST.copy()
-        data["token"] = token
-        form = CheckoutForm(data, **form_kwargs)
-        form.is_valid()
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        response = _render_checkout(request, product, form, quote)
-        _remember_token(response, request, token)
-        return response
-    if purchase.status == "completed":
+        return _checkout_refused(request, product, quote, gateway, exc)
+    return _checkout_done(request, purchase)
+
+
+def _product_or_404(product_id) -> Product:
+    product = product_get(product_id=product_id)
+    if product is None:
+        raise Http404("No such product")
+    return product
+
+
+def _checkout_refused(request, product, quote, gateway, exc: ApplicationError):
+    """The form again, as a new checkout intent: the refused one may have been recorded.
+
+    A declined card (402) starts over with an empty card form, its credits
+    returned; any other refusal (say another tab spent the credits first)
+    keeps what was typed and shows the error on its field.
+    """
+    token = new_intent_token()
+    if isinstance(exc, PaymentDeclined):
+        form = _checkout_form(request, quote, gateway,
+                              initial={"token": token, "credits": quote.credits_used})
+        return _render_checkout(request, product, form, quote, error=exc.message, status=402,
+                                new_token=token)
+    form = _checkout_form(request, quote, gateway, {**request.POST.dict(), "token": token})
+    form.is_valid()
+    exc.add_to_form(form)
+    return _render_checkout(request, product, form, quote, new_token=token)
+
+
+def _checkout_done(request, purchase: Purchase):
+    if purchase.status == PurchaseStatus.COMPLETED:
         messages.success(request, f"Thank you! {purchase.product_name} is yours.")
-    elif purchase.status == "failed":
+    elif purchase.status == PurchaseStatus.FAILED:
         messages.error(request, f"This purchase did not go through: {purchase.failure_reason}.")
     response = redirect("purchases:detail", purchase_id=purchase.pk)
     _forget_token(response, request)
     return response
 
 
-def _render_checkout(request, product, form, quote, *, error: str = "", status: int = 200):
+def _render_checkout(request, product, form, quote, *, error: str = "", status: int = 200,
+                     new_token: str | bool = False):
     context = {"product": product, "form": form, "quote": quote, "payment_error": error,
                "balance": request.user.credits, "credit_value": settings.CREDIT_VALUE}
     template = "purchases/checkout.html"
@@ -155,6 +159,8 @@ def _render_checkout(request, product, form, quote, *, error: str = "", status: 
         template += "#breakdown"
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
+    if new_token:
+        _remember_token(response, request, new_token)
     return response
 
 

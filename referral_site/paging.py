@@ -5,7 +5,10 @@ dashboard gets both from one ``$facet`` aggregation and wraps them here.
 """
 
 from dataclasses import dataclass
+from datetime import UTC
 from math import ceil
+
+from django.utils import timezone
 
 # Far beyond any real page; keeps $skip inside a 64-bit integer.
 MAX_PAGE = 1_000_000
@@ -51,3 +54,43 @@ class Page:
 
     def __len__(self) -> int:
         return len(self.object_list)
+
+
+@dataclass(frozen=True)
+class Facets:
+    """One $facet aggregation's answer: a page of documents, the total, and any extra facets."""
+
+    rows: list[dict]
+    count: int
+    number: int  # the page number served, after clamping
+    extra: dict
+
+
+def facet_page(collection, *, match: dict, sort: dict, page: int, per_page: int,
+               extra_facets: dict | None = None) -> Facets:
+    """One page of ``collection`` and its total count in one aggregation.
+
+    A page beyond the last (a stale link, a hand-edited number) is answered
+    with the last page: one more aggregation, only in that case.
+    """
+    facets = {
+        "rows": [{"$sort": sort}, {"$skip": (page - 1) * per_page}, {"$limit": per_page}],
+        "count": [{"$count": "n"}],
+        **(extra_facets or {}),
+    }
+    result = next(iter(collection.aggregate([{"$match": match}, {"$facet": facets}])), None)
+    result = result or {key: [] for key in facets}
+    count = (result.get("count") or [{}])[0].get("n", 0)
+    last = max(1, ceil(count / per_page))
+    if page > last:
+        return facet_page(collection, match=match, sort=sort, page=last, per_page=per_page,
+                          extra_facets=extra_facets)
+    extra = {key: result.get(key, []) for key in (extra_facets or {})}
+    return Facets(rows=result.get("rows", []), count=count, number=page, extra=extra)
+
+
+def aware(value):
+    """A datetime read straight from pymongo (naive, UTC) as an aware one; None stays None."""
+    if value is None or timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value, UTC)

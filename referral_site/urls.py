@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from catalog.views import home
 from referral_site import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),
     path("admin/", admin.site.urls),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", include("referrals.urls")),
     path("products/", include("catalog.urls")),
     path("", include("purchases.urls")),
+    path("", include("backoffice.urls")),
 ]
 
 handler500 = "referral_site.errors.server_error"

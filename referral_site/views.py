@@ -1,15 +1,8 @@
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from catalog.selectors import product_list_featured
 from referral_site.health import database_status
-
-
-@require_GET
-def home(request):
-    return render(request, "home.html", {"products": product_list_featured()})
 
 
 @never_cache

@@ -1,14 +1,17 @@
-"""A referred user's first completed purchase: convert the referral, award both, once.
+"""A referred user's qualifying purchase: convert the referral, award both, once.
 
+Which purchase qualifies is the purchases app's decision (it calls down with
+the purchase's id, see purchases.services); this module owns what follows.
 Exactly-once comes from the database, not from Python checks:
 * the conversion is one conditional update (status pending -> converted);
-  only the caller that changed the document goes on to award;
+  only the caller that changed the document goes on to notify;
 * each award is a ledger entry under a unique idempotency key
-  (``referral-reward:<referralId>:<userId>``), so a retry or a repair run
-  after a crash between the steps never awards twice.
+  (``referral_reward_key``), so a retry or a repair run after a crash
+  between the steps never awards twice.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bson import ObjectId
@@ -19,8 +22,9 @@ from django.utils import timezone
 from pymongo import ReturnDocument
 
 from credits.models import Kind
+from credits.rules import credits_value
 from credits.services import AppliedGrant, CreditGrant, credits_grant_many
-from purchases.models import Purchase
+from referral_site.db.collections import collection
 from referral_site.transactions import run_atomically
 from referrals.models import Referral, ReferralStatus
 
@@ -34,14 +38,36 @@ class Conversion:
     referred_user_id: ObjectId
 
 
-def reward_key(referral_id, user_id) -> str:
+def referral_reward_key(referral_id, user_id) -> str:
+    """The ledger key of one side's reward for one referral (published for repairs)."""
     return f"referral-reward:{referral_id}:{user_id}"
 
 
-def referral_convert(*, referred_user_id: ObjectId) -> Conversion | None:
+def referral_reward_grants(*, conversion: Conversion,
+                           purchase_id: ObjectId | None) -> list[CreditGrant]:
+    """The credits a conversion earns: the one place that says who gets what."""
+    grants = [
+        CreditGrant(user_id=conversion.referrer_id, amount=settings.REFERRAL_REWARD_REFERRER,
+                    kind=Kind.REFERRAL_REWARD_REFERRER,
+                    idempotency_key=referral_reward_key(conversion.referral_id,
+                                                        conversion.referrer_id),
+                    reason="Your referral made a first purchase",
+                    referral_id=conversion.referral_id, purchase_id=purchase_id),
+        CreditGrant(user_id=conversion.referred_user_id,
+                    amount=settings.REFERRAL_REWARD_REFERRED,
+                    kind=Kind.REFERRAL_REWARD_REFERRED,
+                    idempotency_key=referral_reward_key(conversion.referral_id,
+                                                        conversion.referred_user_id),
+                    reason="Welcome reward for your first purchase",
+                    referral_id=conversion.referral_id, purchase_id=purchase_id),
+    ]
+    return [g for g in grants if g.amount > 0]
+
+
+def _convert(*, referred_user_id: ObjectId) -> Conversion | None:
     """pending -> converted, in one conditional update; None if nothing was pending."""
     now = timezone.now()
-    document = connection.get_collection(Referral._meta.db_table).find_one_and_update(
+    document = collection(Referral).find_one_and_update(
         {"referredUserId": referred_user_id, "status": ReferralStatus.PENDING},
         {"$set": {"status": ReferralStatus.CONVERTED, "convertedAt": now,
                   "creditsAwarded": True, "updatedAt": now}},
@@ -49,50 +75,60 @@ def referral_convert(*, referred_user_id: ObjectId) -> Conversion | None:
         return_document=ReturnDocument.AFTER,
         session=connection.session,
     )
+    return _as_conversion(document)
+
+
+def _converted(*, referred_user_id: ObjectId) -> Conversion | None:
+    """The user's referral when an earlier attempt already converted it."""
+    document = collection(Referral).find_one(
+        {"referredUserId": referred_user_id, "status": ReferralStatus.CONVERTED},
+        projection={"referrerId": 1, "referredUserId": 1}, session=connection.session)
+    return _as_conversion(document)
+
+
+def _as_conversion(document: dict | None) -> Conversion | None:
     if document is None:
         return None
     return Conversion(referral_id=document["_id"], referrer_id=document["referrerId"],
                       referred_user_id=document["referredUserId"])
 
 
-def referral_award(*, conversion: Conversion, purchase_id: ObjectId | None) -> list[AppliedGrant]:
-    """Credit both users for a converted referral; safe to call again."""
-    grants = [
-        CreditGrant(user_id=conversion.referrer_id, amount=settings.REFERRAL_REWARD_REFERRER,
-                    kind=Kind.REFERRAL_REWARD_REFERRER,
-                    idempotency_key=reward_key(conversion.referral_id, conversion.referrer_id),
-                    reason="Your referral made a first purchase",
-                    referral_id=conversion.referral_id, purchase_id=purchase_id),
-        CreditGrant(user_id=conversion.referred_user_id,
-                    amount=settings.REFERRAL_REWARD_REFERRED,
-                    kind=Kind.REFERRAL_REWARD_REFERRED,
-                    idempotency_key=reward_key(conversion.referral_id,
-                                               conversion.referred_user_id),
-                    reason="Welcome reward for your first purchase",
-                    referral_id=conversion.referral_id, purchase_id=purchase_id),
-    ]
-    grants = [g for g in grants if g.amount > 0]
+def referral_award(*, conversion: Conversion, purchase_id: ObjectId | None,
+                   also: Callable[[], object] | None = None) -> list[AppliedGrant]:
+    """Credit both users for a converted referral; safe to call again.
+
+    ``also`` is the caller's own record of the award (the purchase's
+    referralCreditAwarded), written in the same transaction where the
+    deployment has them.
+    """
+    grants = referral_reward_grants(conversion=conversion, purchase_id=purchase_id)
 
     def award() -> list[AppliedGrant]:
         applied = credits_grant_many(grants=grants)
-        if purchase_id is not None:
-            Purchase.objects.filter(pk=purchase_id, referral_credit_awarded=False).update(
-                referral_credit_awarded=True, updated_at=timezone.now())
+        if also is not None:
+            also()
         return applied
 
     return run_atomically(award)
 
 
-def referral_convert_for_first_purchase(*, purchase_id: ObjectId,
-                                        buyer_id: ObjectId) -> list[AppliedGrant]:
-    """Convert and award for the buyer's first completed purchase, if referred."""
-    conversion = referral_convert(referred_user_id=buyer_id)
+def referral_convert_for_purchase(*, referred_user_id: ObjectId, purchase_id: ObjectId,
+                                  also: Callable[[], object] | None = None
+                                  ) -> Conversion | None:
+    """Convert the buyer's referral and award both users; None when there is none.
+
+    Safe to repeat: a referral converted by an earlier, interrupted attempt is
+    awarded again, which records only what is still missing. The referrer
+    hears of it once, from the call that recorded their reward.
+    """
+    conversion = _convert(referred_user_id=referred_user_id) or _converted(
+        referred_user_id=referred_user_id)
     if conversion is None:
-        return []
-    applied = referral_award(conversion=conversion, purchase_id=purchase_id)
+        return None
+    applied = referral_award(conversion=conversion, purchase_id=purchase_id, also=also)
     # After the data is stored, never before: the e-mail announces it.
     _notify_referrer(conversion=conversion, applied=applied)
-    return applied
+    return conversion
 
 
 def _notify_referrer(*, conversion: Conversion, applied: list[AppliedGrant]) -> None:
@@ -107,7 +143,7 @@ def _notify_referrer(*, conversion: Conversion, applied: list[AppliedGrant]) -> 
     body = (
         f"Hello {referrer.user.get('name', '')},\n\n{subject}.\n"
         f"Your balance is now {referrer.balance_after} credits, worth "
-        f"${(settings.CREDIT_VALUE * referrer.balance_after):.2f} at checkout.\n"
+        f"${credits_value(referrer.balance_after)} at checkout.\n"
     )
     try:
         send_mail(subject, body, None, [referrer.user["email"]])

@@ -5,6 +5,7 @@ the page of referred users), the names of that page's users, one $facet on the
 ledger (the statement page): 5, whatever the number of referrals or entries.
 """
 
+from io import BytesIO
 from urllib.parse import quote, urlencode
 
 import segno
@@ -15,12 +16,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
+from django_htmx.http import trigger_client_event
 
+from credits.rules import credits_value
+from credits.selectors import credit_statement
 from referral_site.paging import page_number
 from referrals.selectors import (
     DEFAULT_REFERRAL_SORT,
     REFERRAL_SORTS,
-    credit_statement,
     referral_dashboard_referrals,
 )
 
@@ -67,46 +70,50 @@ def share_links(link: str, name: str) -> dict[str, str]:
 def dashboard(request):
     user = request.user
     part = request.GET.get("part") if request.htmx else None
-    if part not in PARTS:
-        part = None
-    sort = request.GET.get("sort", DEFAULT_REFERRAL_SORT)
-    if sort not in REFERRAL_SORTS:
-        sort = DEFAULT_REFERRAL_SORT
+    part = part if part in PARTS else None
+    sort = request.GET.get("sort")
+    sort = sort if sort in REFERRAL_SORTS else DEFAULT_REFERRAL_SORT
     context = {"sort": sort, "credit_value": settings.CREDIT_VALUE,
-               "balance_value": settings.CREDIT_VALUE * user.credits,
+               "balance_value": credits_value(user.credits),
                "reward_referrer": settings.REFERRAL_REWARD_REFERRER,
                "reward_referred": settings.REFERRAL_REWARD_REFERRED}
     if part in (None, "stats", "referrals"):
-        stats, referrals = referral_dashboard_referrals(
-            referrer_id=user.pk, page=page_number(request.GET.get("rpage")), sort=sort)
-        if referrals.number > referrals.num_pages:
-            stats, referrals = referral_dashboard_referrals(
-                referrer_id=user.pk, page=referrals.num_pages, sort=sort)
-        context.update(stats=stats, referrals=referrals, referrals_pager=pager(
-            referrals, part="referrals", param="rpage", fragment_keep={"sort": sort},
-            keep={"sort": sort, "spage": request.GET.get("spage", 1)},
-            labels=("Previous", "Next"), label="Referred friends pages"))
+        context.update(_referrals_block(request, sort))
     if part in (None, "statement"):
-        statement = credit_statement(user_id=user.pk, page=page_number(request.GET.get("spage")))
-        if statement.number > statement.num_pages:
-            statement = credit_statement(user_id=user.pk, page=statement.num_pages)
-        context.update(statement=statement, statement_pager=pager(
-            statement, part="statement", param="spage", fragment_keep={},
-            keep={"sort": sort, "rpage": request.GET.get("rpage", 1)},
-            labels=("Newer", "Older"), label="Statement pages"))
+        context.update(_statement_block(request, sort))
     if part is None:
-        link = referral_link(request, user)
-        context.update(link=link, share=share_links(link, user.name),
-                       qr_svg=segno.make(link, error="m").svg_inline(
-                           scale=4, title="QR code of your referral link"))
-    template = "referrals/dashboard.html" + (f"#{part}" if part else "")
-    response = render(request, template, context)
+        context.update(_share_block(request))
+    response = render(request, "referrals/dashboard.html" + (f"#{part}" if part else ""), context)
     if part == "stats" and _award_arrived(request, user):
-        # Other blocks listen for this and refresh themselves.
-        response["HX-Trigger"] = "credits-awarded"
+        trigger_client_event(response, "credits-awarded")  # other blocks refresh themselves
     patch_vary_headers(response, ("HX-Request",))
     patch_cache_control(response, private=True, no_cache=True)
     return response
+
+
+def _referrals_block(request, sort: str) -> dict:
+    stats, referrals = referral_dashboard_referrals(
+        referrer_id=request.user.pk, page=page_number(request.GET.get("rpage")), sort=sort)
+    return {"stats": stats, "referrals": referrals, "referrals_pager": pager(
+        referrals, part="referrals", param="rpage", fragment_keep={"sort": sort},
+        keep={"sort": sort, "spage": request.GET.get("spage", 1)},
+        labels=("Previous", "Next"), label="Referred friends pages")}
+
+
+def _statement_block(request, sort: str) -> dict:
+    statement = credit_statement(user_id=request.user.pk,
+                                 page=page_number(request.GET.get("spage")))
+    return {"statement": statement, "statement_pager": pager(
+        statement, part="statement", param="spage", fragment_keep={},
+        keep={"sort": sort, "rpage": request.GET.get("rpage", 1)},
+        labels=("Newer", "Older"), label="Statement pages")}
+
+
+def _share_block(request) -> dict:
+    link = referral_link(request, request.user)
+    return {"link": link, "share": share_links(link, request.user.name),
+            "qr_svg": segno.make(link, error="m").svg_inline(
+                scale=4, title="QR code of your referral link")}
 
 
 def _award_arrived(request, user) -> bool:
@@ -125,8 +132,6 @@ def referral_qr(request, fmt: str):
     if fmt == "svg":
         response = HttpResponse(qr.svg_inline(scale=8), content_type="image/svg+xml")
     elif fmt == "png":
-        from io import BytesIO
-
         buffer = BytesIO()
         qr.save(buffer, kind="png", scale=10)
         response = HttpResponse(buffer.getvalue(), content_type="image/png")

@@ -1,15 +1,12 @@
 """Reads for referrals."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
-from django.utils import timezone
-
 from accounts.models import User
-from credits.models import CreditTransaction, Kind
-from referral_site.paging import Page
+from referral_site.db.collections import collection
+from referral_site.paging import Page, aware, facet_page
 from referrals.models import Referral, ReferralStatus
 
 
@@ -27,7 +24,6 @@ def referral_get_for_referred_user(*, referred_user_id) -> Referral | None:
 # dashboard's command count does not grow with referrals or ledger entries.
 
 REFERRALS_PER_PAGE = 10
-STATEMENT_PER_PAGE = 10
 REFERRAL_SORTS = {
     "-joined": {"createdAt": -1, "_id": -1},
     "joined": {"createdAt": 1, "_id": 1},
@@ -62,31 +58,6 @@ class ReferredUserRow:
     converted_at: datetime | None
 
 
-@dataclass(frozen=True)
-class StatementRow:
-    date: datetime
-    description: str
-    amount: int
-    balance_after: int | None
-
-
-def _page_bounds(page: int, per_page: int) -> tuple[int, int]:
-    return (page - 1) * per_page, per_page
-
-
-def _facet(collection: str, match: dict, sort: dict, page: int, per_page: int,
-           extra_facets: dict | None = None) -> dict:
-    skip, limit = _page_bounds(page, per_page)
-    facets = {
-        "rows": [{"$sort": sort}, {"$skip": skip}, {"$limit": limit}],
-        "count": [{"$count": "n"}],
-        **(extra_facets or {}),
-    }
-    result = list(connection.get_collection(collection).aggregate(
-        [{"$match": match}, {"$facet": facets}]))
-    return result[0] if result else {key: [] for key in facets}
-
-
 def referral_dashboard_referrals(*, referrer_id, page: int = 1,
                                  sort: str = DEFAULT_REFERRAL_SORT,
                                  per_page: int = REFERRALS_PER_PAGE
@@ -95,12 +66,14 @@ def referral_dashboard_referrals(*, referrer_id, page: int = 1,
 
     One aggregation (schema.md, "User Statistics", without the $lookup): a
     $facet counts total and converted referrals in the database and returns
-    the requested page. A second command fetches the names of that page's
-    users (at most ``per_page`` ids, by _id).
+    the requested page (the last one when ``page`` is beyond it). A second
+    command fetches the names of that page's users (at most ``per_page`` ids,
+    by _id).
     """
-    result = _facet(
-        Referral._meta.db_table, {"referrerId": referrer_id},
-        REFERRAL_SORTS.get(sort, REFERRAL_SORTS[DEFAULT_REFERRAL_SORT]), page, per_page,
+    result = facet_page(
+        collection(Referral), match={"referrerId": referrer_id},
+        sort=REFERRAL_SORTS.get(sort, REFERRAL_SORTS[DEFAULT_REFERRAL_SORT]), page=page,
+        per_page=per_page,
         extra_facets={"stats": [{"$group": {
             "_id": None,
             "total": {"$sum": 1},
@@ -108,36 +81,17 @@ def referral_dashboard_referrals(*, referrer_id, page: int = 1,
                 {"$eq": ["$status", ReferralStatus.CONVERTED.value]}, 1, 0]}},
         }}]},
     )
-    stats_doc = (result.get("stats") or [{}])[0]
+    stats_doc = (result.extra["stats"] or [{}])[0]
     stats = ReferralStats(total=stats_doc.get("total", 0),
                           converted=stats_doc.get("converted", 0))
-    documents = result.get("rows", [])
     names = {}
-    if documents:
-        users = connection.get_collection(User._meta.db_table).find(
-            {"_id": {"$in": [d["referredUserId"] for d in documents]}}, {"name": 1})
+    if result.rows:
+        users = collection(User).find(
+            {"_id": {"$in": [d["referredUserId"] for d in result.rows]}}, {"name": 1})
         names = {u["_id"]: u.get("name", "") for u in users}
     rows = [ReferredUserRow(name=names.get(d["referredUserId"], "(deleted)"),
-                            joined=_aware(d["createdAt"]), status=d["status"],
-                            converted_at=_aware(d.get("convertedAt")))
-            for d in documents]
-    return stats, Page(object_list=rows, number=page, per_page=per_page, count=stats.total)
-
-
-def credit_statement(*, user_id, page: int = 1, per_page: int = STATEMENT_PER_PAGE) -> Page:
-    """One page of the user's credit ledger, newest first: one aggregation."""
-    result = _facet(CreditTransaction._meta.db_table, {"userId": user_id},
-                    {"createdAt": -1, "_id": -1}, page, per_page)
-    count = (result.get("count") or [{}])[0].get("n", 0)
-    labels = dict(Kind.choices)
-    rows = [StatementRow(date=_aware(d["createdAt"]),
-                         description=d.get("reason") or labels.get(d["kind"], d["kind"]),
-                         amount=d["amount"], balance_after=d.get("balanceAfter"))
-            for d in result.get("rows", [])]
-    return Page(object_list=rows, number=page, per_page=per_page, count=count)
-
-
-def _aware(value):
-    if value is None or timezone.is_aware(value):
-        return value
-    return timezone.make_aware(value, UTC)
+                            joined=aware(d["createdAt"]), status=d["status"],
+                            converted_at=aware(d.get("convertedAt")))
+            for d in result.rows]
+    return stats, Page(object_list=rows, number=result.number, per_page=per_page,
+                       count=stats.total)

@@ -1,7 +1,9 @@
-"""Writes for referrals.
+"""Writes for referrals: sign-up with a code, and the referral it records.
 
-Referral capture (issue 3): ``referral_create`` records the pending referral
-made at sign-up. Conversion on the first purchase lives further down (later).
+``user_signup`` (the sign-up form) and ``user_get_or_create_for_clerk`` (the
+first Clerk sign-in) create the user through accounts.services.user_create
+with referredBy set, then ``referral_create`` records the pending referral.
+Conversion on the first purchase is in referrals.conversion.
 """
 
 from django.db import IntegrityError
@@ -9,6 +11,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import (
+    referral_code_normalize,
+    user_get_by_clerk_user_id,
+    user_get_by_email,
+    user_get_by_referral_code,
+)
+from accounts.services import CLERK_DEFAULT_NAME, ClerkUserTaken, EmailTaken, user_create
 from referral_site.exceptions import ApplicationError
 from referrals.models import Referral, ReferralStatus
 from referrals.selectors import referral_get_for_referred_user
@@ -19,6 +28,10 @@ class SelfReferral(ApplicationError):
 
 
 class ReferralMismatch(ApplicationError):
+    pass
+
+
+class ReferralCodeUnknown(ApplicationError):
     pass
 
 
@@ -65,3 +78,75 @@ def referral_create(*, referrer: User, referred_user: User) -> Referral:
         total_referred_users=F("total_referred_users") + 1, updated_at=timezone.now()
     )
     return referral
+
+
+# --- Sign-up with a code ----------------------------------------------------------
+
+
+def user_signup(
+    *, name: str, email: str, password: str, referral_code: str | None = None
+) -> User:
+    """Sign-up from the site: a local account, referred when a code is given.
+
+    Steps, each safe to repeat (no multi-document transaction):
+    1. resolve the code (unknown -> ReferralCodeUnknown on the field);
+    2. insert the user with referredBy set; the unique e-mail index stops a
+       second account;
+    3. insert the pending referral and count it (referrals.services.referral_create,
+       idempotent through the unique index on referredUserId).
+
+    A repeat with the same e-mail and the right password (a double submit, or
+    a retry after a crash between steps 2 and 3) returns the existing account,
+    after finishing step 3 for it, instead of failing. With any other password
+    it is EmailTaken, exactly as a stranger would see.
+    """
+    referrer = None
+    if referral_code_normalize(referral_code):
+        referrer = user_get_by_referral_code(code=referral_code)
+        if referrer is None:
+            raise ReferralCodeUnknown("No account has this referral code. Check it, or leave "
+                                      "the field empty.", field="referral_code")
+    try:
+        user = user_create(email=email, password=password, name=name, referred_by=referrer)
+    except EmailTaken:
+        existing = user_get_by_email(email=email)
+        if existing is None or not existing.is_active or not existing.check_password(password):
+            raise
+        # Same credentials: this is the same person's repeated submit. Whether
+        # they are referred was decided by the first submit (referredBy is set
+        # only at creation); a code in this one is ignored.
+        if existing.referred_by_id is not None:
+            referral_create(referrer=existing.referred_by, referred_user=existing)
+        return existing
+    if referrer is not None:
+        referral_create(referrer=referrer, referred_user=user)
+    return user
+
+
+def user_get_or_create_for_clerk(
+    *, clerk_user_id: str, name: str, referral_code: str | None = None
+) -> tuple[User, bool]:
+    """The user with this clerkUserId, created on first sight; ``(user, created)``.
+
+    A new user gets a referral code like any other and, when the visitor came
+    through a referral link, is referred (their sign-up happens here). An
+    unknown remembered code is ignored: there is no form to report it on.
+    The e-mail address is not taken from the token: an unverified address
+    must not be able to claim an existing local account.
+    """
+    user = user_get_by_clerk_user_id(clerk_user_id=clerk_user_id)
+    if user is not None:
+        return user, False
+    referrer = user_get_by_referral_code(code=referral_code) if referral_code else None
+    try:
+        user = user_create(email=None, password=None, name=name or CLERK_DEFAULT_NAME,
+                           clerk_user_id=clerk_user_id, referred_by=referrer)
+    except ClerkUserTaken:
+        # A concurrent first request inserted it; the unique index picked that one.
+        user = User.objects.get(clerk_user_id=clerk_user_id)
+        if user.referred_by_id is not None:
+            referral_create(referrer=user.referred_by, referred_user=user)
+        return user, False
+    if referrer is not None:
+        referral_create(referrer=referrer, referred_user=user)
+    return user, True

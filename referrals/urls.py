@@ -6,6 +6,7 @@ app_name = "referrals"
 
 urlpatterns = [
     path("r/<str:code>/", views.referral_link, name="link"),
+    path("accounts/signup/", views.signup, name="signup"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("dashboard/qr.<str:fmt>", dashboard.referral_qr, name="qr"),
 ]

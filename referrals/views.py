@@ -1,45 +1,25 @@
-"""Referral links: /r/<CODE>/ remembers the code and leads to sign-up."""
+"""Referral links (/r/<CODE>/ remembers the code) and sign-up with a code."""
 
 from django.conf import settings
 from django.contrib import messages
-from django.shortcuts import redirect
+from django.contrib.auth import login
+from django.shortcuts import redirect, render, resolve_url
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import ratelimit
+from accounts.backends import SESSION_BACKEND
+from accounts.forms import SignupForm
 from accounts.selectors import referral_code_normalize, user_get_by_referral_code
-
-# --- The remembered code (signed cookie and session) ----------------------------
-# Used by this view, by the sign-up view and by the Clerk sign-in middleware.
-
-REFERRAL_COOKIE = "referral_code"
-REFERRAL_SESSION_KEY = "referral_code"
-_COOKIE_SALT = "referrals.link"
-
-
-def referral_code_remember(request, response, code: str) -> None:
-    request.session[REFERRAL_SESSION_KEY] = code
-    # Signed, so a visitor cannot plant an arbitrary value that we would show
-    # back; it is still only a hint, checked again at sign-up.
-    response.set_signed_cookie(
-        REFERRAL_COOKIE, code, salt=_COOKIE_SALT, max_age=settings.REFERRAL_COOKIE_MAX_AGE,
-        httponly=True, samesite="Lax", secure=request.is_secure(),
-    )
-
-
-def referral_code_remembered(request) -> str | None:
-    """The code from the session, else from the signed cookie, else None."""
-    code = request.session.get(REFERRAL_SESSION_KEY)
-    if not code:
-        code = request.get_signed_cookie(REFERRAL_COOKIE, default=None, salt=_COOKIE_SALT,
-                                         max_age=settings.REFERRAL_COOKIE_MAX_AGE)
-    return code or None
-
-
-def referral_code_forget(request, response) -> None:
-    request.session.pop(REFERRAL_SESSION_KEY, None)
-    if REFERRAL_COOKIE in request.COOKIES:
-        response.delete_cookie(REFERRAL_COOKIE, samesite="Lax")
-
+from accounts.web import rate_limited, safe_next, too_many_attempts
+from referral_site.exceptions import ApplicationError
+from referrals.capture import (
+    referral_code_forget,
+    referral_code_remember,
+    referral_code_remembered,
+)
+from referrals.services import user_signup
 
 # --- Views ---------------------------------------------------------------------
 
@@ -56,7 +36,49 @@ def referral_link(request, code: str):
     if referrer is None:
         messages.warning(request, "This invitation link is not valid (the referral code was "
                                   "not found). You can still sign up without it.")
-        return redirect("accounts:signup")
-    response = redirect("accounts:signup")
+        return redirect("referrals:signup")
+    response = redirect("referrals:signup")
     referral_code_remember(request, response, referral_code_normalize(code))
+    return response
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    target = safe_next(request) or resolve_url(settings.SIGNUP_REDIRECT_URL)
+    if request.user.is_authenticated:
+        return redirect(target)
+    if request.method == "GET":
+        inviter = user_get_by_referral_code(code=referral_code_remembered(request))
+        form = SignupForm(initial={"referral_code": inviter.referral_code if inviter else ""})
+        return _signup_page(request, form, inviter=inviter)
+    exceeded = rate_limited(request, scope=ratelimit.SCOPE_AUTH, email=request.POST.get("email"))
+    if exceeded:
+        form = SignupForm(initial={
+            key: request.POST.get(key, "") for key in ("name", "email", "referral_code")})
+        return too_many_attempts(request, "accounts/signup.html",
+                                 {"form": form, "next": safe_next(request) or ""}, exceeded)
+    form = SignupForm(request.POST)
+    if form.is_valid():
+        try:
+            user = user_signup(**form.cleaned_data)
+        except ApplicationError as exc:
+            exc.add_to_form(form)
+        else:
+            return _signed_up(request, user, target)
+    inviter = user_get_by_referral_code(code=form.data.get("referral_code"))
+    return _signup_page(request, form, inviter=inviter)
+
+
+def _signup_page(request, form, *, inviter):
+    return render(request, "accounts/signup.html",
+                  {"form": form, "inviter": inviter, "next": safe_next(request) or ""})
+
+
+def _signed_up(request, user, target: str):
+    login(request, user, backend=SESSION_BACKEND)
+    messages.success(request, "Welcome! Your account is ready.")
+    response = redirect(target)
+    referral_code_forget(request, response)
     return response

@@ -25,6 +25,7 @@ from typing import IO, Any
 from bson import Decimal128, ObjectId, json_util
 from pymongo.database import Database
 
+from referral_site.formats import iso_utc
 from referral_site.ops import BATCH_SIZE, OperationError
 
 # schema.md's fields, in its order; ARCHITECTURE.md section 4 and
@@ -74,16 +75,10 @@ def format_value(value: Any) -> str:
     if isinstance(value, ObjectId):
         return str(value)
     if isinstance(value, datetime):
-        return _iso_utc(value)
+        return iso_utc(value)
     if isinstance(value, date):
         return value.isoformat()
     return json_util.dumps(value)  # an embedded document or array: relaxed Extended JSON
-
-
-def _iso_utc(moment: datetime) -> str:
-    # pymongo returns naive datetimes that are UTC; the ORM returns aware ones.
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def parse_since(text: str) -> datetime:

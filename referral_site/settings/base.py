@@ -28,11 +28,14 @@ INSTALLED_APPS = [
     "django_mongodb_backend",
     "django_htmx",
     "referral_site",
+    # Bottom to top (ARCHITECTURE.md section 7); backoffice extends the
+    # accounts and catalog admins, so it comes after them.
     "accounts",
     "catalog",
+    "credits",
     "referrals",
     "purchases",
-    "credits",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -42,7 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.ClerkSessionMiddleware",
+    "referrals.middleware.ClerkSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -156,7 +159,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# --- Accounts and referral capture (issue 3) --------------------------------
+# --- Accounts and referral capture ---------------------------------------
 # Where a new account lands after sign-up (a safe ?next= wins).
 SIGNUP_REDIRECT_URL = env("SIGNUP_REDIRECT_URL", default="/dashboard/")
 # How long a referral link's code is remembered in its signed cookie.
@@ -173,7 +176,7 @@ CLERK_JWT_KEY = env("CLERK_JWT_KEY", default="")
 CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
 CLERK_LEEWAY_SECONDS = env.int("CLERK_LEEWAY_SECONDS", default=5)
 
-# --- Checkout and payments (issue 5) ----------------------------------------
+# --- Checkout and payments -----------------------------------------------
 # Stripe: set the secret key to charge through Stripe; unset, the built-in
 # test gateway accepts Stripe's test cards and moves no money.
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
@@ -182,7 +185,7 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 # resubmitting it, or reconcile_credits, resumes it.
 CHECKOUT_LEASE_SECONDS = env.int("CHECKOUT_LEASE_SECONDS", default=120)
 
-# --- Operations (issue 7) ----------------------------------------------------
+# --- Operations -----------------------------------------------------------
 # Database commands slower than this are logged (collection, command, duration).
 SLOW_QUERY_MS = env.float("SLOW_QUERY_MS", default=100)
 # Only the site's own files: scripts and styles from /static/, no inline code.

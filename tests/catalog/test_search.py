@@ -5,9 +5,9 @@ from decimal import Decimal
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog import selectors
 from catalog.models import Category
 from catalog.selectors import PAGE_SIZE, product_search
+from referral_site.db import text_search
 
 HTMX = {"HX-Request": "true"}
 
@@ -88,14 +88,14 @@ def test_an_index_dropped_after_it_was_seen_falls_back_instead_of_failing(
     client, product_factory, without_text_index, monkeypatch
 ):
     # Given a process that still believes the index exists
-    monkeypatch.setattr(selectors, "_text_index_seen", (float("inf"), True))
+    monkeypatch.setitem(text_search._text_index_seen, "products", (float("inf"), True))
     product_factory(title="Clean Code")
 
     response = client.get("/products/", {"q": "clean"})
 
     assert response.status_code == 200
     assert titles(response) == ["Clean Code"]
-    assert selectors._text_index_seen is None  # looks again next time
+    assert "products" not in text_search._text_index_seen  # looks again next time
 
 
 def test_the_index_check_is_made_once_and_then_remembered(db, product_factory):
@@ -146,7 +146,7 @@ def test_text_search_results_are_whole_products(db, product_factory):
     results = product_search(q="clean")
     page = results[0:PAGE_SIZE]
 
-    assert isinstance(results, selectors.TextSearchResults)
+    assert isinstance(results, text_search.TextSearchResults)
     assert page == [made]
     assert page[0].price == Decimal("32.99") and page[0].author == "Robert C. Martin"
 

@@ -3,7 +3,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from accounts.models import User
 from catalog.models import Product
@@ -15,13 +14,6 @@ from referrals.models import Referral, ReferralStatus
 JAN_10 = datetime(2024, 1, 10, 8, 0, tzinfo=UTC)
 JAN_12 = datetime(2024, 1, 12, 14, 20, tzinfo=UTC)
 JAN_15 = datetime(2024, 1, 15, 10, 30, 0, 250000, tzinfo=UTC)
-
-
-@pytest.fixture
-def mongo(db):
-    """The raw pymongo database, to read and write documents exactly as stored."""
-    connection.ensure_connection()
-    return connection.database
 
 
 @dataclass

@@ -6,7 +6,7 @@ from django.db import connection
 from credits.models import CreditTransaction
 from purchases.models import Purchase
 from referrals.models import Referral
-from tests.purchases.conftest import DECLINED, VISA, checkout_token, give_credits
+from tests.shopping import DECLINED, VISA, checkout_token, give_credits
 
 
 def test_schema_sample_32_99_with_2_credits_is_20_in_credits_and_12_99_cash(

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from referral_site.db_monitoring import count_commands
-from tests.purchases.conftest import VISA, checkout_token
+from tests.shopping import VISA, checkout_token
 
 GET_BOUND = 4
 AWARD_POST_BOUND = 12

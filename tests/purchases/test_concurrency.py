@@ -12,7 +12,7 @@ from credits.services import InsufficientCredits, credits_spend
 from purchases.models import Purchase
 from purchases.services import PurchaseInProgress, purchase_checkout
 from referrals.models import Referral
-from tests.purchases.conftest import give_credits
+from tests.shopping import give_credits
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 from credits.models import CreditTransaction
 from purchases.models import Purchase
 from purchases.services import purchase_checkout
-from tests.purchases.conftest import give_credits
+from tests.shopping import give_credits
 
 
 def _purchase(user, product, credits=0):

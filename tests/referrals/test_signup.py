@@ -6,8 +6,8 @@ from bson import ObjectId
 from django.core.signing import Signer
 
 from accounts.models import User
+from referrals.capture import REFERRAL_COOKIE, REFERRAL_SESSION_KEY
 from referrals.models import Referral
-from referrals.views import REFERRAL_COOKIE, REFERRAL_SESSION_KEY
 
 
 def test_referral_link_remembers_the_code_and_leads_to_signup(client, referrer):

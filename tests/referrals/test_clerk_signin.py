@@ -10,8 +10,8 @@ import pytest
 from jwt.utils import base64url_encode
 
 from accounts.models import User
-from referrals.views import REFERRAL_COOKIE
-from tests.accounts.conftest import CLERK_ORIGIN
+from referrals.capture import REFERRAL_COOKIE
+from tests.conftest import CLERK_ORIGIN
 
 SUB = "user_2abcDEFghiJKLmnoPQRstu"
 

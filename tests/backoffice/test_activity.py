@@ -7,9 +7,9 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
 
-from accounts import admin as accounts_admin
-from accounts.gdpr import user_erase
 from accounts.models import User
+from backoffice import activity
+from backoffice.gdpr import user_erase
 from credits.services import credits_adjust, credits_grant
 from purchases.services import purchase_checkout
 from referrals.services import referral_create
@@ -139,7 +139,7 @@ def test_activity_page_for_an_unknown_user_goes_back_to_the_list(client, staff_u
 
 def test_sections_are_capped_and_say_how_many_there_are(client, staff_user, ada, monkeypatch):
     # Given: more ledger entries (2) than the cap
-    monkeypatch.setattr(accounts_admin, "ACTIVITY_LIMIT", 1)
+    monkeypatch.setattr(activity, "ACTIVITY_LIMIT", 1)
     client.force_login(staff_user)
 
     # When

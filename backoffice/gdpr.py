@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,9 @@ from accounts.models import User
 from accounts.selectors import user_get_by_email
 from credits.models import CreditTransaction
 from purchases.models import Purchase
+from referral_site.db.collections import collection
 from referral_site.exceptions import ApplicationError
+from referral_site.formats import iso_utc
 from referrals.models import Referral
 
 logger = logging.getLogger(__name__)
@@ -57,9 +59,6 @@ class UserNotFound(ApplicationError):
 
 # --- Export ------------------------------------------------------------------------
 
-
-def _collection(model):
-    return connection.get_collection(model._meta.db_table)
 
 
 def _admin_log_about(user_id) -> list[dict]:
@@ -86,13 +85,13 @@ def user_data_export(*, user_id: ObjectId) -> dict:
     name the other user by id only: their name is someone else's data.
     """
     connection.ensure_connection()
-    user = _collection(User).find_one({"_id": user_id})
+    user = collection(User).find_one({"_id": user_id})
     if user is None:
         raise UserNotFound("no user with that id")
     if "password" in user:
         user["password"] = PASSWORD_WITHHELD
     oldest_first = [("createdAt", 1), ("_id", 1)]
-    referrals = _collection(Referral)
+    referrals = collection(Referral)
     return {
         "format": EXPORT_FORMAT,
         "exportedAt": timezone.now(),
@@ -100,17 +99,11 @@ def user_data_export(*, user_id: ObjectId) -> dict:
         "referralsMade": list(referrals.find({"referrerId": user_id}, sort=oldest_first)),
         "referralsReceived": list(referrals.find({"referredUserId": user_id},
                                                  sort=oldest_first)),
-        "purchases": list(_collection(Purchase).find({"userId": user_id}, sort=oldest_first)),
-        "creditTransactions": list(_collection(CreditTransaction).find(
+        "purchases": list(collection(Purchase).find({"userId": user_id}, sort=oldest_first)),
+        "creditTransactions": list(collection(CreditTransaction).find(
             {"userId": user_id}, sort=oldest_first)),
         "adminLog": _admin_log_about(user_id),
     }
-
-
-def _iso_utc(moment: datetime) -> str:
-    # pymongo hands back naive datetimes that are UTC; the ORM aware ones.
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _json_value(value: Any) -> Any:
@@ -121,7 +114,7 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")  # "32.99", never a float nor "2E+1"
     if isinstance(value, datetime):
-        return _iso_utc(value)
+        return iso_utc(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -246,3 +239,10 @@ def user_get_for_gdpr(*, email: str | None = None, user_id: str | None = None) -
         # here either; its id (from the erasure's output) still finds it.
         raise UserNotFound("no user with that e-mail address")
     return user
+
+
+def add_user_arguments(parser, *, id_help: str) -> None:
+    """The commands' ``--email`` / ``--id`` choice of the data subject."""
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="the user's e-mail address (any letter case)")
+    who.add_argument("--id", dest="user_id", metavar="USER_ID", help=id_help)

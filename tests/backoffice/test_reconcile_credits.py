@@ -24,7 +24,7 @@ from purchases.gateways import TestGateway
 from purchases.models import Purchase
 from purchases.services import purchase_checkout
 from referrals.models import Referral
-from tests.purchases.conftest import give_credits
+from tests.shopping import give_credits
 
 WRITE_METHODS = ("insert_one", "insert_many", "update_one", "update_many",
                  "find_one_and_update", "bulk_write")
@@ -186,9 +186,10 @@ def test_reconcile_recounts_total_referred_users(referrer, referred):
 def test_reconcile_does_not_race_a_grant_that_is_still_being_applied(user):
     # A grant records its ledger entry first and raises the balance second;
     # here the second step has not happened yet.
-    from credits.services import _collection, _entry_document
+    from credits.services import _entry_document
+    from referral_site.db.collections import collection
 
-    _collection(CreditTransaction).insert_one(_entry_document(
+    collection(CreditTransaction).insert_one(_entry_document(
         user_id=user.pk, amount=3, kind="adjustment", idempotency_key="in-flight",
         reason="being applied"))
 

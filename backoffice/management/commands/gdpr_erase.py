@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.gdpr import user_erase, user_get_for_gdpr
 from accounts.selectors import user_get_by_email
+from backoffice.gdpr import add_user_arguments, user_erase, user_get_for_gdpr
 from referral_site.exceptions import ApplicationError
 
 
@@ -13,10 +13,8 @@ class Command(BaseCommand):
             "credit ledger entries stay (with their amounts). Safe to run again.")
 
     def add_arguments(self, parser):
-        who = parser.add_mutually_exclusive_group(required=True)
-        who.add_argument("--email", help="the user's e-mail address (any letter case)")
-        who.add_argument("--id", dest="user_id", metavar="USER_ID",
-                         help="the user's id (24 hex digits); finds an already erased account")
+        add_user_arguments(
+            parser, id_help="the user's id (24 hex digits); finds an already erased account")
         parser.add_argument("--actor", metavar="STAFF_EMAIL",
                             help="the staff member carrying out the request, for the admin "
                                  "log (default: the user themself)")

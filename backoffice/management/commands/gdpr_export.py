@@ -4,7 +4,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.gdpr import UserNotFound, export_to_json, user_data_export, user_get_for_gdpr
+from backoffice.gdpr import (
+    UserNotFound,
+    add_user_arguments,
+    export_to_json,
+    user_data_export,
+    user_get_for_gdpr,
+)
 from referral_site.ops import OperationError
 from referral_site.ops.files import atomic_text_file
 
@@ -14,10 +20,8 @@ class Command(BaseCommand):
             "ledger, admin log) as JSON to stdout or --output FILE. No password hash.")
 
     def add_arguments(self, parser):
-        who = parser.add_mutually_exclusive_group(required=True)
-        who.add_argument("--email", help="the user's e-mail address (any letter case)")
-        who.add_argument("--id", dest="user_id", metavar="USER_ID",
-                         help="the user's id (24 hex digits), e.g. of an erased account")
+        add_user_arguments(
+            parser, id_help="the user's id (24 hex digits), e.g. of an erased account")
         parser.add_argument("--output", "-o", type=Path, metavar="FILE",
                             help="write here (atomically, mode 0600) instead of stdout")
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.selectors import product_sales_report
+from purchases.selectors import product_sales_report
 
 ANALYTICS_URL = "/admin/catalog/product/analytics/"
 

@@ -22,10 +22,11 @@ from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
-from accounts.gdpr import ERASURE_MESSAGE, user_erase
 from accounts.models import User
 from accounts.selectors import user_get_by_referral_code
+from backoffice.gdpr import ERASURE_MESSAGE, user_erase
 from credits.services import credits_grant
+from purchases.models import PurchaseStatus
 from purchases.services import purchase_checkout
 from referrals.services import referral_create
 
@@ -51,7 +52,7 @@ def history(user_factory, product_factory, referrer):
     purchase = purchase_checkout(user=User.objects.get(pk=ada.pk), product=product,
                                  credits_used=2, token=uuid.uuid4().hex,
                                  payment_method_id="pm_card_visa")
-    assert purchase.is_completed
+    assert purchase.status == PurchaseStatus.COMPLETED
     return {"ada": User.objects.get(pk=ada.pk), "bob": bob, "grace": referrer,
             "purchase": purchase}
 
@@ -310,7 +311,7 @@ def test_erasing_again_is_a_no_op_that_says_already_erased(history, mongo):
 def test_a_rerun_repairs_an_erasure_that_stopped_before_its_log_entry(history, mongo,
                                                                       monkeypatch):
     # Given: the process dies right after the update
-    from accounts import gdpr
+    from backoffice import gdpr
 
     ada = history["ada"]
 

@@ -1,4 +1,9 @@
-"""Clerk sign-in: a valid Clerk session token signs its user in."""
+"""Clerk sign-in: a valid Clerk session token signs its user in.
+
+The first sign-in of a Clerk user is their sign-up, with the referral code
+the visitor brought (referrals.services.user_get_or_create_for_clerk), so
+this middleware lives with sign-up with a code, in the referrals app.
+"""
 
 import logging
 
@@ -6,13 +11,13 @@ from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 
 from accounts import clerk
-from accounts.services import clerk_name_from_claims, user_get_or_create_for_clerk
+from accounts.backends import SESSION_BACKEND
+from accounts.services import clerk_name_from_claims
 from referral_site.exceptions import ApplicationError
-from referrals.views import referral_code_forget, referral_code_remembered
+from referrals.capture import referral_code_forget, referral_code_remembered
+from referrals.services import user_get_or_create_for_clerk
 
 logger = logging.getLogger("accounts.clerk")
-
-SESSION_BACKEND = "accounts.backends.EmailBackend"
 
 
 class ClerkSessionMiddleware:

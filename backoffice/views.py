@@ -1,0 +1,63 @@
+"""Account settings: download one's data, delete one's account (GDPR)."""
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import clerk
+from accounts.forms import AccountDeleteForm
+from backoffice.gdpr import export_to_json, user_data_export, user_erase
+from referral_site.exceptions import ApplicationError
+
+
+def _settings_page(request, delete_form):
+    return render(request, "accounts/settings.html", {"delete_form": delete_form})
+
+
+@login_required
+@never_cache
+@require_GET
+def account_settings(request):
+    return _settings_page(request, AccountDeleteForm(request.user))
+
+
+@login_required
+@never_cache
+@require_GET
+def account_export(request):
+    """The signed-in user's data, as ``manage.py gdpr_export`` writes it."""
+    text = export_to_json(user_data_export(user_id=request.user.pk))
+    response = HttpResponse(text, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
+
+
+@sensitive_post_parameters("password")
+@login_required
+@never_cache
+@require_POST
+def account_delete(request):
+    form = AccountDeleteForm(request.user, request.POST)
+    if form.is_valid():
+        try:
+            user_erase(user=request.user, actor=request.user)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            # Ends this session now; any other session of the account stops
+            # working because the account is inactive (see user_erase).
+            logout(request)
+            messages.success(request, "Your account has been deleted and your personal data "
+                                      "erased. Thank you for having been with us.")
+            response = redirect("home")
+            if clerk.SESSION_COOKIE in request.COOKIES:
+                # The erased account no longer carries its Clerk id, so a Clerk
+                # token left in the browser would sign a brand-new account in.
+                response.delete_cookie(clerk.SESSION_COOKIE)
+            return response
+    return _settings_page(request, form)

@@ -1,0 +1,33 @@
+"""Reads of the ledger."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from credits.models import CreditTransaction, Kind
+from referral_site.db.collections import collection
+from referral_site.paging import Page, aware, facet_page
+
+STATEMENT_PER_PAGE = 10
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    date: datetime
+    description: str
+    amount: int
+    balance_after: int | None
+
+
+def credit_statement(*, user_id, page: int = 1, per_page: int = STATEMENT_PER_PAGE) -> Page:
+    """One page of the user's credit ledger, newest first: one aggregation.
+
+    A page beyond the last is answered with the last page.
+    """
+    result = facet_page(collection(CreditTransaction), match={"userId": user_id},
+                        sort={"createdAt": -1, "_id": -1}, page=page, per_page=per_page)
+    labels = dict(Kind.choices)
+    rows = [StatementRow(date=aware(d["createdAt"]),
+                         description=d.get("reason") or labels.get(d["kind"], d["kind"]),
+                         amount=d["amount"], balance_after=d.get("balanceAfter"))
+            for d in result.rows]
+    return Page(object_list=rows, number=result.number, per_page=per_page, count=result.count)
