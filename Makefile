@@ -21,6 +21,7 @@ test: setup lint chromium
 # Style, formatting, and the apps' dependency order (import-linter contracts in pyproject.toml).
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports
 
 # Benchmarks (bench/README.md): its own embedded database and gunicorn.

@@ -28,8 +28,15 @@ class UserAdmin(admin.ModelAdmin):
     form = UserAdminChangeForm
     add_form = UserAdminCreationForm
     list_display = [
-        "email", "name", "referral_code", "credits", "total_credits_earned",
-        "total_referred_users", "referred_by_link", "is_staff", "created_at",
+        "email",
+        "name",
+        "referral_code",
+        "credits",
+        "total_credits_earned",
+        "total_referred_users",
+        "referred_by_link",
+        "is_staff",
+        "created_at",
     ]
     list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["email", "name", "referral_code"]
@@ -38,13 +45,29 @@ class UserAdmin(admin.ModelAdmin):
     # Balances and counters move only through services (ledger, conversions);
     # the admin never writes them.
     readonly_fields = [
-        "clerk_user_id", "referral_code", "credits", "total_credits_earned",
-        "total_referred_users", "referred_by_link", "last_login", "created_at", "updated_at",
+        "clerk_user_id",
+        "referral_code",
+        "credits",
+        "total_credits_earned",
+        "total_referred_users",
+        "referred_by_link",
+        "last_login",
+        "created_at",
+        "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["name", "email", "clerk_user_id", "referral_code"]}),
-        ("Credits and referrals", {"fields": [
-            "credits", "total_credits_earned", "total_referred_users", "referred_by_link"]}),
+        (
+            "Credits and referrals",
+            {
+                "fields": [
+                    "credits",
+                    "total_credits_earned",
+                    "total_referred_users",
+                    "referred_by_link",
+                ]
+            },
+        ),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
         ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]
@@ -94,8 +117,11 @@ class UserAdmin(admin.ModelAdmin):
             return
         data = form.cleaned_data
         created = user_create(
-            email=data["email"], password=data["password1"], name=data["name"],
-            is_staff=data.get("is_staff", False), is_superuser=data.get("is_superuser", False),
+            email=data["email"],
+            password=data["password1"],
+            name=data["name"],
+            is_staff=data.get("is_staff", False),
+            is_superuser=data.get("is_superuser", False),
         )
         # The admin goes on with ``obj`` (log entry, redirect): make it the new user.
         for field in User._meta.concrete_fields:

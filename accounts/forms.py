@@ -11,21 +11,28 @@ from accounts.services import user_password_set
 
 class SignupForm(forms.Form):
     name = forms.CharField(
-        label="Name", max_length=User._meta.get_field("name").max_length,
+        label="Name",
+        max_length=User._meta.get_field("name").max_length,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     password = forms.CharField(
-        label="Password", strip=False,
+        label="Password",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
     referral_code = forms.CharField(
-        label="Referral code (optional)", required=False, max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters",
-                                      "spellcheck": "false"}),
+        label="Referral code (optional)",
+        required=False,
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
         help_text="The 8-character code from a friend's invitation, in any letter case.",
     )
 
@@ -46,13 +53,14 @@ class SignupForm(forms.Form):
 
 class EmailAuthenticationForm(auth_forms.AuthenticationForm):
     username = forms.EmailField(
-        label="Email", max_length=254,
+        label="Email",
+        max_length=254,
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
     error_messages = {
         **auth_forms.AuthenticationForm.error_messages,
         "invalid_login": "Please enter a correct email address and password. Note that "
-                         "the password is case-sensitive.",
+        "the password is case-sensitive.",
     }
 
 
@@ -78,7 +86,8 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         # (Django's default __iexact is a regex that scans the collection).
         address = email.strip().lower()
         return (
-            user for user in User.objects.filter(email=address, is_active=True)
+            user
+            for user in User.objects.filter(email=address, is_active=True)
             if user.has_usable_password()
         )
 
@@ -132,7 +141,8 @@ class AccountDeleteForm(forms.Form):
     CONFIRM_WORD = "DELETE"
 
     password = forms.CharField(
-        label="Your password", strip=False,
+        label="Your password",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         help_text="To confirm that it is you.",
     )
@@ -144,20 +154,24 @@ class AccountDeleteForm(forms.Form):
             del self.fields["password"]
             self.fields["confirm"] = forms.CharField(
                 label=f"Type {self.CONFIRM_WORD} to confirm",
-                widget=forms.TextInput(attrs={"autocomplete": "off",
-                                              "autocapitalize": "characters"}),
+                widget=forms.TextInput(
+                    attrs={"autocomplete": "off", "autocapitalize": "characters"}
+                ),
             )
 
     def clean_password(self):
         password = self.cleaned_data["password"]
         if not self.user.check_password(password):
-            raise forms.ValidationError("The password is not right. Nothing was changed.",
-                                        code="password_incorrect")
+            raise forms.ValidationError(
+                "The password is not right. Nothing was changed.", code="password_incorrect"
+            )
         return password
 
     def clean_confirm(self):
         typed = self.cleaned_data["confirm"].strip()
         if typed.upper() != self.CONFIRM_WORD:
-            raise forms.ValidationError(f"Type {self.CONFIRM_WORD} to confirm. Nothing was "
-                                        f"changed.", code="confirm_mismatch")
+            raise forms.ValidationError(
+                f"Type {self.CONFIRM_WORD} to confirm. Nothing was changed.",
+                code="confirm_mismatch",
+            )
         return typed

@@ -55,8 +55,17 @@ class UserManager(BaseUserManager):
 
     use_in_migrations = True
 
-    def create_user(self, email, password=None, *, name="", clerk_user_id=None,
-                    is_staff=False, is_superuser=False, referred_by=None):
+    def create_user(
+        self,
+        email,
+        password=None,
+        *,
+        name="",
+        clerk_user_id=None,
+        is_staff=False,
+        is_superuser=False,
+        referred_by=None,
+    ):
         user = self.model(
             email=(email or "").strip().lower() or None,
             name=name,
@@ -83,8 +92,9 @@ class UserManager(BaseUserManager):
                 if field == "referralCode":
                     continue
                 if field == "email":
-                    raise EmailTaken("An account with this e-mail address already exists.",
-                                     field="email") from exc
+                    raise EmailTaken(
+                        "An account with this e-mail address already exists.", field="email"
+                    ) from exc
                 if field == "clerkUserId":
                     raise ClerkUserTaken("This Clerk user already has an account.") from exc
                 raise
@@ -108,13 +118,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Stored lower-cased by the services, so the unique index makes e-mail
     # addresses unique regardless of case. Null for a Clerk user without one.
     email = models.EmailField(unique=True, null=True, blank=True, db_column="email")
-    credits = models.IntegerField(default=0, validators=[non_negative("Credits")],
-                                  db_column="credits")
+    credits = models.IntegerField(
+        default=0, validators=[non_negative("Credits")], db_column="credits"
+    )
     total_credits_earned = models.IntegerField(
         default=0, validators=[non_negative("Total credits earned")], db_column="totalCreditsEarned"
     )
     total_referred_users = models.IntegerField(
-        default=0, validators=[non_negative("Total referred users")],
+        default=0,
+        validators=[non_negative("Total referred users")],
         db_column="totalReferredUsers",
     )
     referred_by = models.ForeignKey(
@@ -134,7 +146,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     password = models.CharField("password", max_length=128, db_column="password")
     last_login = models.DateTimeField("last login", blank=True, null=True, db_column="lastLogin")
     is_superuser = models.BooleanField(
-        "superuser status", default=False, db_column="isSuperuser",
+        "superuser status",
+        default=False,
+        db_column="isSuperuser",
         help_text="Designates that this user has all permissions without explicitly assigning them.",  # noqa: E501
     )
 

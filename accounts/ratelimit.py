@@ -35,8 +35,9 @@ class RateLimitExceeded:
         return max(1, math.ceil(self.retry_after_seconds / 60))
 
 
-def rate_limit_hit(*, key: str, window_seconds: int, now: datetime | None = None
-                   ) -> tuple[int, datetime]:
+def rate_limit_hit(
+    *, key: str, window_seconds: int, now: datetime | None = None
+) -> tuple[int, datetime]:
     """Count one attempt for ``key``; return the window's count and its end.
 
     Fixed windows aligned to the epoch: each window is its own document, so
@@ -70,8 +71,9 @@ def _digest(value: str) -> str:
     return salted_hmac(_HMAC_SALT, value, algorithm="sha256").hexdigest()
 
 
-def attempt_register(*, scope: str, ip: str | None, email: str | None,
-                     now: datetime | None = None) -> RateLimitExceeded | None:
+def attempt_register(
+    *, scope: str, ip: str | None, email: str | None, now: datetime | None = None
+) -> RateLimitExceeded | None:
     """Count an attempt per IP address and per account; say when either is over.
 
     Every attempt counts, including blocked ones and successes: this is a
@@ -87,8 +89,9 @@ def attempt_register(*, scope: str, ip: str | None, email: str | None,
     for kind, value in (("ip", ip), ("account", account)):
         if not value:
             continue
-        count, window_end = rate_limit_hit(key=f"{scope}:{kind}:{_digest(value)}",
-                                           window_seconds=window_seconds, now=now)
+        count, window_end = rate_limit_hit(
+            key=f"{scope}:{kind}:{_digest(value)}", window_seconds=window_seconds, now=now
+        )
         if count > limit:
             exceeded_until = max(exceeded_until or window_end, window_end)
     if exceeded_until is None:
@@ -107,8 +110,11 @@ def client_ip(request) -> str | None:
     """
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies > 0:
-        forwarded = [part.strip() for part in
-                     request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
         if forwarded:
             return forwarded[-proxies] if len(forwarded) >= proxies else forwarded[0]
     return request.META.get("REMOTE_ADDR") or None

@@ -9,8 +9,14 @@ from django.db import IntegrityError
 from accounts.models import ClerkUserTaken, EmailTaken, User
 from referral_site.db.errors import duplicate_key_field
 
-__all__ = ["ClerkUserTaken", "EmailTaken", "clerk_name_from_claims", "user_create",
-           "user_password_set", "user_update_profile"]
+__all__ = [
+    "ClerkUserTaken",
+    "EmailTaken",
+    "clerk_name_from_claims",
+    "user_create",
+    "user_password_set",
+    "user_update_profile",
+]
 
 # Name given to a Clerk user whose token carries no name claims (name is required).
 CLERK_DEFAULT_NAME = "Member"
@@ -33,13 +39,19 @@ def user_create(
     address or the Clerk user already has an account.
     """
     return User.objects.create_user(
-        email, password, name=name, clerk_user_id=clerk_user_id, is_staff=is_staff,
-        is_superuser=is_superuser, referred_by=referred_by,
+        email,
+        password,
+        name=name,
+        clerk_user_id=clerk_user_id,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+        referred_by=referred_by,
     )
 
 
 def clerk_name_from_claims(claims: dict) -> str:
     """A display name from a Clerk token's optional claims, or the default."""
+
     def text(key: str) -> str:
         value = claims.get(key)
         return value if isinstance(value, str) else ""
@@ -73,7 +85,8 @@ def user_update_profile(*, user: User, fields: list[str]) -> User:
             user.save(update_fields=[*update_fields, "updated_at"])
         except IntegrityError as exc:
             if duplicate_key_field(exc) == "email":
-                raise EmailTaken("An account with this e-mail address already exists.",
-                                 field="email") from exc
+                raise EmailTaken(
+                    "An account with this e-mail address already exists.", field="email"
+                ) from exc
             raise
     return user

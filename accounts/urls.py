@@ -10,13 +10,15 @@ urlpatterns = [
     # POST only (Django's LogoutView): a link cannot sign anybody out.
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password_change/", views.PasswordChangeView.as_view(), name="password_change"),
-    path("password_change/done/", views.PasswordChangeDoneView.as_view(),
-         name="password_change_done"),
+    path(
+        "password_change/done/", views.PasswordChangeDoneView.as_view(), name="password_change_done"
+    ),
     path("password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
-    path("password_reset/done/", views.PasswordResetDoneView.as_view(),
-         name="password_reset_done"),
-    path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(),
-         name="password_reset_confirm"),
-    path("reset/done/", views.PasswordResetCompleteView.as_view(),
-         name="password_reset_complete"),
+    path("password_reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]

@@ -23,13 +23,16 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        exceeded = rate_limited(request, scope=ratelimit.SCOPE_AUTH,
-                                 email=request.POST.get("username"))
+        exceeded = rate_limited(
+            request, scope=ratelimit.SCOPE_AUTH, email=request.POST.get("username")
+        )
         if exceeded:
-            form = self.get_form_class()(request, initial={
-                "username": request.POST.get("username", "")})
-            return too_many_attempts(request, self.template_name,
-                                      self.get_context_data(form=form), exceeded)
+            form = self.get_form_class()(
+                request, initial={"username": request.POST.get("username", "")}
+            )
+            return too_many_attempts(
+                request, self.template_name, self.get_context_data(form=form), exceeded
+            )
         return super().post(request, *args, **kwargs)
 
 
@@ -52,12 +55,14 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request, *args, **kwargs):
         # Each request can send a mail: limited like sign-in, in its own scope.
-        exceeded = rate_limited(request, scope=ratelimit.SCOPE_PASSWORD_RESET,
-                                 email=request.POST.get("email"))
+        exceeded = rate_limited(
+            request, scope=ratelimit.SCOPE_PASSWORD_RESET, email=request.POST.get("email")
+        )
         if exceeded:
             form = self.get_form_class()(initial={"email": request.POST.get("email", "")})
-            return too_many_attempts(request, self.template_name,
-                                      self.get_context_data(form=form), exceeded)
+            return too_many_attempts(
+                request, self.template_name, self.get_context_data(form=form), exceeded
+            )
         return super().post(request, *args, **kwargs)
 
 

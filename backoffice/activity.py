@@ -29,7 +29,7 @@ class ActivitySection:
 def _latest(queryset, *, order: str) -> ActivitySection:
     """The newest ACTIVITY_LIMIT rows, and the count only when there are more (a second query)."""
     limit = ACTIVITY_LIMIT
-    rows = list(queryset.order_by(order)[:limit + 1])
+    rows = list(queryset.order_by(order)[: limit + 1])
     if len(rows) <= limit:
         return ActivitySection(rows=rows, total=len(rows))
     return ActivitySection(rows=rows[:limit], total=queryset.count())
@@ -56,19 +56,24 @@ def user_activity(*, user: User) -> dict:
     related_log = []
     for model, section in ((Purchase, purchases), (CreditTransaction, ledger)):
         if section.rows:
-            related_log.extend(LogEntry.objects.filter(
-                content_type_id=content_types[model].pk,
-                object_id__in=[str(row.pk) for row in section.rows]))
+            related_log.extend(
+                LogEntry.objects.filter(
+                    content_type_id=content_types[model].pk,
+                    object_id__in=[str(row.pk) for row in section.rows],
+                )
+            )
     related_log.sort(key=lambda entry: entry.action_time, reverse=True)
 
-    names = user_names_by_id([
-        user.referred_by_id,
-        *(row.actor_id for row in ledger.rows),
-        *(row.referred_user_id for row in referrals_made.rows),
-        *(row.referrer_id for row in referrals_received),
-        *(entry.user_id for entry in admin_log.rows),
-        *(entry.user_id for entry in related_log),
-    ])
+    names = user_names_by_id(
+        [
+            user.referred_by_id,
+            *(row.actor_id for row in ledger.rows),
+            *(row.referred_user_id for row in referrals_made.rows),
+            *(row.referrer_id for row in referrals_received),
+            *(entry.user_id for entry in admin_log.rows),
+            *(entry.user_id for entry in related_log),
+        ]
+    )
     for row in ledger.rows:
         row.actor_name = names.get(row.actor_id)
     # "The other person" of each referral, so one table template serves both.

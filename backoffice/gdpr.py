@@ -60,12 +60,12 @@ class UserNotFound(ApplicationError):
 # --- Export ------------------------------------------------------------------------
 
 
-
 def _admin_log_about(user_id) -> list[dict]:
     """Admin log entries about the user (single collection; object ids are strings)."""
     content_type = ContentType.objects.get_for_model(User)
-    rows = LogEntry.objects.filter(content_type_id=content_type.pk,
-                                   object_id=str(user_id)).order_by("action_time")
+    rows = LogEntry.objects.filter(
+        content_type_id=content_type.pk, object_id=str(user_id)
+    ).order_by("action_time")
     return [
         {
             "actionTime": entry.action_time,
@@ -97,11 +97,11 @@ def user_data_export(*, user_id: ObjectId) -> dict:
         "exportedAt": timezone.now(),
         "user": user,
         "referralsMade": list(referrals.find({"referrerId": user_id}, sort=oldest_first)),
-        "referralsReceived": list(referrals.find({"referredUserId": user_id},
-                                                 sort=oldest_first)),
+        "referralsReceived": list(referrals.find({"referredUserId": user_id}, sort=oldest_first)),
         "purchases": list(collection(Purchase).find({"userId": user_id}, sort=oldest_first)),
-        "creditTransactions": list(collection(CreditTransaction).find(
-            {"userId": user_id}, sort=oldest_first)),
+        "creditTransactions": list(
+            collection(CreditTransaction).find({"userId": user_id}, sort=oldest_first)
+        ),
         "adminLog": _admin_log_about(user_id),
     }
 
@@ -147,8 +147,11 @@ def _log_erasure(*, user_id, actor_id) -> None:
     # The log row is about the user but holds none of their data: the id
     # stands in for Django's usual str(obj), which would be "name <email>".
     LogEntry.objects.create(
-        user_id=actor_id, content_type_id=ContentType.objects.get_for_model(User).pk,
-        object_id=str(user_id), object_repr=str(user_id), action_flag=CHANGE,
+        user_id=actor_id,
+        content_type_id=ContentType.objects.get_for_model(User).pk,
+        object_id=str(user_id),
+        object_repr=str(user_id),
+        action_flag=CHANGE,
         change_message=ERASURE_MESSAGE,
     )
 
@@ -156,7 +159,8 @@ def _log_erasure(*, user_id, actor_id) -> None:
 def _scrub_admin_log(*, user_id) -> None:
     """Replace the name and e-mail Django's admin wrote into earlier log rows with the id."""
     LogEntry.objects.filter(
-        content_type_id=ContentType.objects.get_for_model(User).pk, object_id=str(user_id),
+        content_type_id=ContentType.objects.get_for_model(User).pk,
+        object_id=str(user_id),
     ).update(object_repr=str(user_id))
 
 
@@ -190,9 +194,15 @@ def user_erase(*, user: User, actor: User | None = None) -> Erasure:
         if expected.startswith(ERASED_CLERK_PREFIX):
             return _finish_already_erased(user_id=user_id, actor_id=actor_id)
         erased = User.objects.filter(pk=user_id, clerk_user_id=expected).update(
-            name=ERASED_NAME, email=None, clerk_user_id=_erased_clerk_user_id(),
-            password=make_password(None), is_active=False, is_staff=False,
-            is_superuser=False, last_login=None, updated_at=timezone.now(),
+            name=ERASED_NAME,
+            email=None,
+            clerk_user_id=_erased_clerk_user_id(),
+            password=make_password(None),
+            is_active=False,
+            is_staff=False,
+            is_superuser=False,
+            last_login=None,
+            updated_at=timezone.now(),
         )
         if erased:
             _log_erasure(user_id=user_id, actor_id=actor_id)
@@ -200,8 +210,7 @@ def user_erase(*, user: User, actor: User | None = None) -> Erasure:
             logger.info("user personal data erased: %s", user_id)
             return Erasure(user_id=user_id, already_erased=False)
         # Lost the compare-and-set: see what the winner left.
-        expected = User.objects.filter(pk=user_id).values_list("clerk_user_id",
-                                                               flat=True).first()
+        expected = User.objects.filter(pk=user_id).values_list("clerk_user_id", flat=True).first()
     raise ApplicationError("The account kept changing while it was being erased; try again.")
 
 
@@ -212,10 +221,13 @@ def _finish_already_erased(*, user_id, actor_id) -> Erasure:
     # erasure, so this can only wait longer, never repair too early).
     content_type = ContentType.objects.get_for_model(User)
     updated_at = User.objects.filter(pk=user_id).values_list("updated_at", flat=True).first()
-    if (updated_at is not None and updated_at < timezone.now() - REPAIR_AFTER
-            and not LogEntry.objects.filter(content_type_id=content_type.pk,
-                                            object_id=str(user_id),
-                                            change_message=ERASURE_MESSAGE).exists()):
+    if (
+        updated_at is not None
+        and updated_at < timezone.now() - REPAIR_AFTER
+        and not LogEntry.objects.filter(
+            content_type_id=content_type.pk, object_id=str(user_id), change_message=ERASURE_MESSAGE
+        ).exists()
+    ):
         _log_erasure(user_id=user_id, actor_id=actor_id)
     _scrub_admin_log(user_id=user_id)
     return Erasure(user_id=user_id, already_erased=True)

@@ -52,8 +52,11 @@ def account_delete(request):
             # Ends this session now; any other session of the account stops
             # working because the account is inactive (see user_erase).
             logout(request)
-            messages.success(request, "Your account has been deleted and your personal data "
-                                      "erased. Thank you for having been with us.")
+            messages.success(
+                request,
+                "Your account has been deleted and your personal data "
+                "erased. Thank you for having been with us.",
+            )
             response = redirect("home")
             if clerk.SESSION_COOKIE in request.COOKIES:
                 # The erased account no longer carries its Clerk id, so a Clerk

@@ -41,8 +41,10 @@ def measure(n: int, engine: str) -> dict[str, float]:
             find = n / (time.perf_counter() - started)
             started = time.perf_counter()
             for i in range(n):
-                users.update_one({"referralCode": f"C{i % n:07d}", "credits": {"$gte": 1}},
-                                 {"$inc": {"credits": -1}})
+                users.update_one(
+                    {"referralCode": f"C{i % n:07d}", "credits": {"$gte": 1}},
+                    {"$inc": {"credits": -1}},
+                )
             update = n / (time.perf_counter() - started)
     finally:
         stop()

@@ -56,27 +56,54 @@ BUYER_CODES = 10**9  # buyers' referral codes start here, far above the seeded u
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark the site's pages on the embedded database (bench/README.md).")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiply the 1x data set (400 users, 200 referrals, 1,000 "
-                             "purchases, 60 products) by this (default 1)")
-    parser.add_argument("--sizes", default="1,4",
-                        help="comma-separated sizes to measure, in multiples of the scaled "
-                             "data set, ascending (default 1,4)")
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1,
-                        help="gunicorn sync workers (default 2 x CPUs + 1)")
-    parser.add_argument("--clients", default="1,8,32",
-                        help="concurrent client counts for throughput (default 1,8,32)")
-    parser.add_argument("--requests", type=int, default=3000,
-                        help="requests per GET measurement, at most (default 3000; the time "
-                             "limit ends most measurements first)")
-    parser.add_argument("--post-requests", type=int, default=40,
-                        help="checkout POSTs per client count, at most; each is a new buyer "
-                             "(default 40)")
-    parser.add_argument("--time-limit", type=float, default=6.0,
-                        help="seconds per measurement, at most (default 6)")
-    parser.add_argument("--out", type=Path, default=RESULTS,
-                        help="directory for latest.md and the dated copy (default bench/results)")
+        description="Benchmark the site's pages on the embedded database (bench/README.md)."
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the 1x data set (400 users, 200 referrals, 1,000 "
+        "purchases, 60 products) by this (default 1)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="1,4",
+        help="comma-separated sizes to measure, in multiples of the scaled "
+        "data set, ascending (default 1,4)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=(os.cpu_count() or 1) * 2 + 1,
+        help="gunicorn sync workers (default 2 x CPUs + 1)",
+    )
+    parser.add_argument(
+        "--clients",
+        default="1,8,32",
+        help="concurrent client counts for throughput (default 1,8,32)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=3000,
+        help="requests per GET measurement, at most (default 3000; the time "
+        "limit ends most measurements first)",
+    )
+    parser.add_argument(
+        "--post-requests",
+        type=int,
+        default=40,
+        help="checkout POSTs per client count, at most; each is a new buyer (default 40)",
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=6.0, help="seconds per measurement, at most (default 6)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="directory for latest.md and the dated copy (default bench/results)",
+    )
     args = parser.parse_args(argv)
     try:
         args.sizes = sorted({float(s) for s in args.sizes.split(",") if s.strip()})
@@ -102,17 +129,19 @@ def main(argv=None) -> int:
         return 1
     # One environment for this process and gunicorn: the same database, the
     # same secret key (sessions made here are valid there), DEBUG off.
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "referral_site.settings.local",
-        "MONGODB_URI": server.uri,
-        "MONGODB_NAME": DB_NAME,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
-        # The slow-query log would report most commands of a loaded stand-in.
-        "LOG_LEVEL": "ERROR",
-        # The award e-mails of the checkout POSTs: built and sent, to nowhere.
-        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "referral_site.settings.local",
+            "MONGODB_URI": server.uri,
+            "MONGODB_NAME": DB_NAME,
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
+            # The slow-query log would report most commands of a loaded stand-in.
+            "LOG_LEVEL": "ERROR",
+            # The award e-mails of the checkout POSTs: built and sent, to nowhere.
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+        }
+    )
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     try:
         import django
@@ -131,8 +160,7 @@ def main(argv=None) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
     (args.out / "latest.md").write_text(report)
     (args.out / f"{stamp}.md").write_text(report)
-    print(f"written to {args.out / 'latest.md'} and {args.out / (stamp + '.md')}",
-          file=sys.stderr)
+    print(f"written to {args.out / 'latest.md'} and {args.out / (stamp + '.md')}", file=sys.stderr)
     return 0
 
 
@@ -163,8 +191,11 @@ class Seeded:
     user_ids: list = field(default_factory=list)
     products: list = field(default_factory=list)
     balances: dict = field(default_factory=dict)  # user id -> credits
-    counts: dict = field(default_factory=lambda: dict.fromkeys(
-        ("users", "referrals", "purchases", "products", "ledger"), 0))
+    counts: dict = field(
+        default_factory=lambda: dict.fromkeys(
+            ("users", "referrals", "purchases", "products", "ledger"), 0
+        )
+    )
     next_buyer: int = 0
 
 
@@ -202,9 +233,13 @@ class Seeder:
 
         # Products: prices 5.00 to 79.99 over the five categories.
         new_products = [
-            Product(title=f"Bench product {i}", description="A product for the benchmark.",
-                    author=f"Author {i % 37}", price=Decimal(500 + (i * 7919) % 7500) / 100,
-                    category=CATEGORIES[i % len(CATEGORIES)])
+            Product(
+                title=f"Bench product {i}",
+                description="A product for the benchmark.",
+                author=f"Author {i % 37}",
+                price=Decimal(500 + (i * 7919) % 7500) / 100,
+                category=CATEGORIES[i % len(CATEGORIES)],
+            )
             for i in range(state.counts["products"], target["products"])
         ]
         Product.objects.bulk_create(new_products, batch_size=BATCH)
@@ -234,14 +269,23 @@ class Seeder:
             is_first = i not in bought
             bought.setdefault(i, j)
             referred = referrer_index(i) is not None
-            purchases.append(Purchase(
-                user_id=state.user_ids[i], product=product, product_name=product.title,
-                amount=product.price, credits_used=0, credit_amount=Decimal("0.00"),
-                cash_amount=product.price, payment_method_id="pm_card_visa",
-                is_first_purchase=is_first, referral_credit_awarded=is_first and referred,
-                status=PurchaseStatus.COMPLETED,
-                idempotency_key=f"bench:{state.counts['purchases'] + j}",
-                payment_intent_id=f"pi_bench_{state.counts['purchases'] + j}"))
+            purchases.append(
+                Purchase(
+                    user_id=state.user_ids[i],
+                    product=product,
+                    product_name=product.title,
+                    amount=product.price,
+                    credits_used=0,
+                    credit_amount=Decimal("0.00"),
+                    cash_amount=product.price,
+                    payment_method_id="pm_card_visa",
+                    is_first_purchase=is_first,
+                    referral_credit_awarded=is_first and referred,
+                    status=PurchaseStatus.COMPLETED,
+                    idempotency_key=f"bench:{state.counts['purchases'] + j}",
+                    payment_intent_id=f"pi_bench_{state.counts['purchases'] + j}",
+                )
+            )
         for purchase in purchases:
             purchase.pk = ObjectId()
 
@@ -252,38 +296,57 @@ class Seeder:
             if ref is None:
                 continue
             converted = i in bought
-            referral = Referral(pk=ObjectId(), referrer_id=state.user_ids[ref],
-                                referred_user_id=state.user_ids[i],
-                                status=ReferralStatus.CONVERTED if converted
-                                else ReferralStatus.PENDING,
-                                credits_awarded=converted,
-                                converted_at=dt.datetime.now(dt.UTC) if converted else None)
+            referral = Referral(
+                pk=ObjectId(),
+                referrer_id=state.user_ids[ref],
+                referred_user_id=state.user_ids[i],
+                status=ReferralStatus.CONVERTED if converted else ReferralStatus.PENDING,
+                credits_awarded=converted,
+                converted_at=dt.datetime.now(dt.UTC) if converted else None,
+            )
             referrals.append(referral)
             referred_count[ref] = referred_count.get(ref, 0) + 1
             if not converted:
                 continue
             # The same grants as a real conversion (settings' reward amounts, its keys).
-            conversion = Conversion(referral_id=referral.pk, referrer_id=state.user_ids[ref],
-                                    referred_user_id=state.user_ids[i])
-            for grant in referral_reward_grants(conversion=conversion,
-                                                purchase_id=purchases[bought[i]].pk):
+            conversion = Conversion(
+                referral_id=referral.pk,
+                referrer_id=state.user_ids[ref],
+                referred_user_id=state.user_ids[i],
+            )
+            for grant in referral_reward_grants(
+                conversion=conversion, purchase_id=purchases[bought[i]].pk
+            ):
                 uid = grant.user_id
                 state.balances[uid] = state.balances.get(uid, 0) + grant.amount
-                ledger.append(CreditTransaction(
-                    user_id=uid, amount=grant.amount, kind=grant.kind,
-                    purchase_id=grant.purchase_id, referral_id=grant.referral_id,
-                    reason=grant.reason, balance_after=state.balances[uid],
-                    idempotency_key=grant.idempotency_key))
+                ledger.append(
+                    CreditTransaction(
+                        user_id=uid,
+                        amount=grant.amount,
+                        kind=grant.kind,
+                        purchase_id=grant.purchase_id,
+                        referral_id=grant.referral_id,
+                        reason=grant.reason,
+                        balance_after=state.balances[uid],
+                        idempotency_key=grant.idempotency_key,
+                    )
+                )
 
         users = [
-            User(pk=ids[i - first], clerk_user_id=f"local_bench{i}", referral_code=referral_code(i),
-                 name=f"Bench User {i}", email=f"user{i}@bench.test",
-                 password=self.password_hash,
-                 referred_by_id=state.user_ids[referrer_index(i)]
-                 if referrer_index(i) is not None else None,
-                 credits=state.balances.get(ids[i - first], 0),
-                 total_credits_earned=state.balances.get(ids[i - first], 0),
-                 total_referred_users=referred_count.get(i, 0))
+            User(
+                pk=ids[i - first],
+                clerk_user_id=f"local_bench{i}",
+                referral_code=referral_code(i),
+                name=f"Bench User {i}",
+                email=f"user{i}@bench.test",
+                password=self.password_hash,
+                referred_by_id=state.user_ids[referrer_index(i)]
+                if referrer_index(i) is not None
+                else None,
+                credits=state.balances.get(ids[i - first], 0),
+                total_credits_earned=state.balances.get(ids[i - first], 0),
+                total_referred_users=referred_count.get(i, 0),
+            )
             for i in range(first, last)
         ]
         User.objects.bulk_create(users, batch_size=BATCH)
@@ -298,11 +361,15 @@ class Seeder:
                 User.objects.filter(pk=uid).update(
                     total_referred_users=F("total_referred_users") + count,
                     credits=F("credits") + earned,
-                    total_credits_earned=F("total_credits_earned") + earned)
+                    total_credits_earned=F("total_credits_earned") + earned,
+                )
 
-        state.counts.update(users=last, purchases=target["purchases"],
-                            referrals=state.counts["referrals"] + len(referrals),
-                            ledger=state.counts["ledger"] + len(ledger))
+        state.counts.update(
+            users=last,
+            purchases=target["purchases"],
+            referrals=state.counts["referrals"] + len(referrals),
+            ledger=state.counts["ledger"] + len(ledger),
+        )
         added = {k: state.counts[k] - before[k] for k in state.counts}
         return {"added": added, "seconds": time.perf_counter() - started}
 
@@ -330,15 +397,25 @@ class Seeder:
         for k in range(n):
             i = state.next_buyer + k
             referrer = referrers[k % len(referrers)]
-            user = User(pk=ObjectId(), clerk_user_id=f"local_buyer{i}",
-                        referral_code=referral_code(BUYER_CODES + i), name=f"Bench Buyer {i}",
-                        email=f"buyer{i}@bench.test", password=self.password_hash,
-                        referred_by_id=referrer)
+            user = User(
+                pk=ObjectId(),
+                clerk_user_id=f"local_buyer{i}",
+                referral_code=referral_code(BUYER_CODES + i),
+                name=f"Bench Buyer {i}",
+                email=f"buyer{i}@bench.test",
+                password=self.password_hash,
+                referred_by_id=referrer,
+            )
             users.append(user)
             referrals.append(Referral(referrer_id=referrer, referred_user_id=user.pk))
             key = get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
-            data = store.encode({"_auth_user_id": str(user.pk), "_auth_user_backend": self.backend,
-                                 "_auth_user_hash": user.get_session_auth_hash()})
+            data = store.encode(
+                {
+                    "_auth_user_id": str(user.pk),
+                    "_auth_user_backend": self.backend,
+                    "_auth_user_hash": user.get_session_auth_hash(),
+                }
+            )
             sessions.append(Session(session_key=key, expire_date=expires, session_data=data))
             pairs.append((user, key))
         state.next_buyer += n
@@ -375,8 +452,9 @@ def cookie_header(cookies: dict) -> str:
     return "; ".join(f"{k}={v}" for k, v in cookies.items())
 
 
-def run_load(port: int, make_request, *, clients: int, max_requests: int, time_limit: float,
-             expected: int) -> Load:
+def run_load(
+    port: int, make_request, *, clients: int, max_requests: int, time_limit: float, expected: int
+) -> Load:
     """``clients`` threads, each with its own connection, until either bound is hit.
 
     ``make_request(n)`` gives request n as (method, path, body, headers). With
@@ -421,8 +499,12 @@ def run_load(port: int, make_request, *, clients: int, max_requests: int, time_l
     barrier.wait()
     for thread in threads:
         thread.join()
-    return Load(clients=clients, latencies=latencies, errors=len(errors),
-                seconds=time.perf_counter() - started)
+    return Load(
+        clients=clients,
+        latencies=latencies,
+        errors=len(errors),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def http_get(port: int, path: str, cookies: dict) -> tuple[int, str, dict]:
@@ -504,9 +586,13 @@ class Bench:
         def session_for(user_id) -> str:
             user = User.objects.get(pk=user_id)
             store = SessionStore()
-            store.update({"_auth_user_id": str(user.pk),
-                          "_auth_user_backend": self.seeder.backend,
-                          "_auth_user_hash": user.get_session_auth_hash()})
+            store.update(
+                {
+                    "_auth_user_id": str(user.pk),
+                    "_auth_user_backend": self.seeder.backend,
+                    "_auth_user_hash": user.get_session_auth_hash(),
+                }
+            )
             store.set_expiry(timezone.now() + dt.timedelta(days=1))
             store.create()
             return store.session_key
@@ -517,14 +603,29 @@ class Bench:
         return [
             Page("GET /livez (ceiling, no database)", "/livez"),
             Page("GET / (home)", "/", must_contain='class="product-card"'),
-            Page("GET /products/ filtered", "/products/?category=ebook&min_price=10"
-                                           "&sort=price_asc", must_contain='class="product-card"'),
-            Page("GET /products/<id>/ (signed in)", f"/products/{product.pk}/", shopper,
-                 must_contain=product.title),
-            Page("GET /dashboard/ (referrer of many)", "/dashboard/", referrer,
-                 must_contain='<span class="status status-converted">'),
-            Page("GET /checkout/<id>/", f"/checkout/{product.pk}/", shopper,
-                 must_contain='name="token"'),
+            Page(
+                "GET /products/ filtered",
+                "/products/?category=ebook&min_price=10&sort=price_asc",
+                must_contain='class="product-card"',
+            ),
+            Page(
+                "GET /products/<id>/ (signed in)",
+                f"/products/{product.pk}/",
+                shopper,
+                must_contain=product.title,
+            ),
+            Page(
+                "GET /dashboard/ (referrer of many)",
+                "/dashboard/",
+                referrer,
+                must_contain='<span class="status status-converted">',
+            ),
+            Page(
+                "GET /checkout/<id>/",
+                f"/checkout/{product.pk}/",
+                shopper,
+                must_contain='name="token"',
+            ),
         ]
 
     def measure(self, size: float) -> list[Row]:
@@ -541,14 +642,25 @@ class Bench:
                 return "GET", path, None, headers
 
             # Warm every worker (imports, database connection) before timing.
-            run_load(self.port, make_request, clients=args.workers, max_requests=args.workers * 3,
-                     time_limit=30, expected=page.expected)
+            run_load(
+                self.port,
+                make_request,
+                clients=args.workers,
+                max_requests=args.workers * 3,
+                time_limit=30,
+                expected=page.expected,
+            )
             loads = {}
             for clients in args.clients:
                 progress(f"{size:g}x {page.name}: {clients} client(s)")
-                loads[clients] = run_load(self.port, make_request, clients=clients,
-                                          max_requests=args.requests,
-                                          time_limit=args.time_limit, expected=page.expected)
+                loads[clients] = run_load(
+                    self.port,
+                    make_request,
+                    clients=clients,
+                    max_requests=args.requests,
+                    time_limit=args.time_limit,
+                    expected=page.expected,
+                )
             rows.append(Row(page.name, commands, loads))
         rows.append(self.measure_checkout_post(size, pages[-1].path))
         return rows
@@ -594,8 +706,9 @@ class Bench:
             page = client.get(path)
             token = re.search(r'name="token" value="([0-9a-f]{32})"', page.text).group(1)
             with count_commands() as log:
-                response = client.post(path, {"token": token, "credits": 0, "action": "pay",
-                                              **CARD})
+                response = client.post(
+                    path, {"token": token, "credits": 0, "action": "pay", **CARD}
+                )
             if response.status_code != 302:
                 raise RuntimeError(f"checkout POST answered {response.status_code} in-process")
             counts.append(len(log))
@@ -605,23 +718,28 @@ class Bench:
         prepared = self.prepare_posts(path, buyers)
         loads = {}
         for level, clients in enumerate(args.clients):
-            batch = prepared[level * per_level:(level + 1) * per_level]
+            batch = prepared[level * per_level : (level + 1) * per_level]
             progress(f"{size:g}x {name}: {clients} client(s)")
 
             def make_request(n, batch=batch):
                 return batch[n]
 
-            loads[clients] = run_load(self.port, make_request, clients=clients,
-                                      max_requests=len(batch), time_limit=args.time_limit,
-                                      expected=302)
+            loads[clients] = run_load(
+                self.port,
+                make_request,
+                clients=clients,
+                max_requests=len(batch),
+                time_limit=args.time_limit,
+                expected=302,
+            )
         # Every POST that answered as expected must have taken the award path.
         awarded = sum(
             Purchase.objects.filter(user_id__in=ids, referral_credit_awarded=True).count()
-            for ids in batched([user.pk for user, _ in buyers]))
+            for ids in batched([user.pk for user, _ in buyers])
+        )
         answered = sum(len(load.latencies) for load in loads.values())
         if awarded != answered:
-            raise RuntimeError(f"{answered} checkout POSTs answered but {awarded} awarded "
-                               f"credits")
+            raise RuntimeError(f"{answered} checkout POSTs answered but {awarded} awarded credits")
         return Row(name, counts, loads)
 
     def prepare_posts(self, path: str, buyers: list[tuple]) -> list[tuple]:
@@ -642,10 +760,19 @@ class Bench:
                 token = re.search(r'name="token" value="([0-9a-f]{32})"', body).group(1)
                 csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
                 cookies = {"sessionid": session, **set_cookies}
-                body = urllib.parse.urlencode({"csrfmiddlewaretoken": csrf, "token": token,
-                                               "credits": 0, "action": "pay", **CARD})
-                headers = {"Cookie": cookie_header(cookies),
-                           "Content-Type": "application/x-www-form-urlencoded"}
+                body = urllib.parse.urlencode(
+                    {
+                        "csrfmiddlewaretoken": csrf,
+                        "token": token,
+                        "credits": 0,
+                        "action": "pay",
+                        **CARD,
+                    }
+                )
+                headers = {
+                    "Cookie": cookie_header(cookies),
+                    "Content-Type": "application/x-www-form-urlencoded",
+                }
                 prepared[n] = ("POST", path, body, headers)
 
         threads = [threading.Thread(target=worker) for _ in range(min(8, len(buyers)) or 1)]
@@ -688,20 +815,30 @@ class Bench:
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for size, counts, seconds in self.sizes_table:
-            lines.append(f"| {size:g}x | {counts['users']:,} | {counts['referrals']:,} | "
-                         f"{counts['purchases']:,} | {counts['products']:,} | "
-                         f"{counts['ledger']:,} | {seconds:.1f} s |")
+            lines.append(
+                f"| {size:g}x | {counts['users']:,} | {counts['referrals']:,} | "
+                f"{counts['purchases']:,} | {counts['products']:,} | "
+                f"{counts['ledger']:,} | {seconds:.1f} s |"
+            )
         lines.append("")
-        lines.append("Sizes after the first are topped up from the one before (the seeding "
-                     "time is the top-up); buyers made by the previous size's checkout "
-                     "measurement stay in the data.")
+        lines.append(
+            "Sizes after the first are topped up from the one before (the seeding "
+            "time is the top-up); buyers made by the previous size's checkout "
+            "measurement stay in the data."
+        )
         for size, rows in self.results.items():
             ceiling = rows[0].loads
-            lines += ["", f"## {size:g}x", "",
-                      "| request | DB commands | p50 ms | p95 ms | "
-                      + " | ".join(f"req/s @{c}" for c in clients)
-                      + " | % of /livez @" + "/".join(map(str, clients)) + " | errors |",
-                      "|---|---:|---:|---:|" + "---:|" * len(clients) + "---:|---:|"]
+            lines += [
+                "",
+                f"## {size:g}x",
+                "",
+                "| request | DB commands | p50 ms | p95 ms | "
+                + " | ".join(f"req/s @{c}" for c in clients)
+                + " | % of /livez @"
+                + "/".join(map(str, clients))
+                + " | errors |",
+                "|---|---:|---:|---:|" + "---:|" * len(clients) + "---:|---:|",
+            ]
             for row in rows:
                 one = row.loads[clients[0]] if 1 not in row.loads else row.loads[1]
                 shares = "/".join(percent(row.loads[c].rps, ceiling[c].rps) for c in clients)
@@ -710,14 +847,19 @@ class Bench:
                     f"| {row.page} | {commands_text(row.commands)} | "
                     f"{one.percentile(0.5) * 1000:.1f} | {one.percentile(0.95) * 1000:.1f} | "
                     + " | ".join(f"{row.loads[c].rps:.1f}" for c in clients)
-                    + f" | {shares} | {errors} |")
+                    + f" | {shares} | {errors} |"
+                )
         if len(self.results) > 1:
             sizes = list(self.results)
             low, high = sizes[0], sizes[-1]
             mid = clients[len(clients) // 2]
-            lines += ["", f"## Growth from {low:g}x to {high:g}x", "",
-                      f"| request | DB commands | p50 ms | req/s @{mid} |",
-                      "|---|---|---|---|"]
+            lines += [
+                "",
+                f"## Growth from {low:g}x to {high:g}x",
+                "",
+                f"| request | DB commands | p50 ms | req/s @{mid} |",
+                "|---|---|---|---|",
+            ]
             for a, b in zip(self.results[low], self.results[high], strict=True):
                 one_a = a.loads.get(1, a.loads[clients[0]])
                 one_b = b.loads.get(1, b.loads[clients[0]])
@@ -726,17 +868,28 @@ class Bench:
                     f"{one_a.percentile(0.5) * 1000:.1f} → {one_b.percentile(0.5) * 1000:.1f} "
                     f"({ratio(one_b.percentile(0.5), one_a.percentile(0.5))}) | "
                     f"{a.loads[mid].rps:.1f} → {b.loads[mid].rps:.1f} "
-                    f"({ratio(b.loads[mid].rps, a.loads[mid].rps)}) |")
+                    f"({ratio(b.loads[mid].rps, a.loads[mid].rps)}) |"
+                )
         return "\n".join(lines) + "\n"
 
 
 def git_describe() -> str:
     """The commit measured, and whether the work tree had changes (read-only git)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{commit or 'unknown'}{' with local changes' if dirty else ''}"
@@ -780,11 +933,26 @@ class Gunicorn:
         self.log = self.log_path.open("wb")
         env = {**os.environ, "GUNICORN_MAX_REQUESTS": "0"}  # no worker restarts mid-run
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-             "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             "--access-logfile", "/dev/null", "--no-control-socket"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--workers",
+                str(self.workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--access-logfile",
+                "/dev/null",
+                "--no-control-socket",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -1,4 +1,3 @@
-
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
@@ -17,8 +16,16 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ("category",)
     search_fields = ("title", "author")
     ordering = ("-created_at",)
-    fields = ("title", "author", "description", "price", "category", "image_url",
-              "created_at", "updated_at")
+    fields = (
+        "title",
+        "author",
+        "description",
+        "price",
+        "category",
+        "image_url",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = ("created_at", "updated_at")
     actions = ("change_category",)
 

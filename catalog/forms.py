@@ -23,33 +23,42 @@ class ProductFilterForm(forms.Form):
         label="Search titles",
         required=False,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Search titles", "autocomplete": "off",
-                   "maxlength": SEARCH_MAX_LENGTH},
+            attrs={
+                "type": "search",
+                "placeholder": "Search titles",
+                "autocomplete": "off",
+                "maxlength": SEARCH_MAX_LENGTH,
+            },
         ),
     )
     category = forms.ChoiceField(
-        label="Category", required=False, choices=[("", "All categories"), *Category.choices],
+        label="Category",
+        required=False,
+        choices=[("", "All categories"), *Category.choices],
     )
     min_price = forms.DecimalField(
-        label="Minimum price", required=False, min_value=Decimal("0"), max_value=PRICE_MAX,
-        decimal_places=2, widget=forms.NumberInput(attrs={"step": "0.01", "min": "0",
-                                                          "inputmode": "decimal"}),
+        label="Minimum price",
+        required=False,
+        min_value=Decimal("0"),
+        max_value=PRICE_MAX,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
     )
     max_price = forms.DecimalField(
-        label="Maximum price", required=False, min_value=Decimal("0"), max_value=PRICE_MAX,
-        decimal_places=2, widget=forms.NumberInput(attrs={"step": "0.01", "min": "0",
-                                                          "inputmode": "decimal"}),
+        label="Maximum price",
+        required=False,
+        min_value=Decimal("0"),
+        max_value=PRICE_MAX,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
     )
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
 
-    DEFAULTS = {"q": "", "category": "", "min_price": None, "max_price": None,
-                "sort": SORT_NEWEST}
+    DEFAULTS = {"q": "", "category": "", "min_price": None, "max_price": None, "sort": SORT_NEWEST}
     FIELD_NOTICES = {
         "category": "Ignored the category: there is no such category.",
-        "min_price": "Ignored the minimum price: enter an amount of 0 or more, "
-                     "like 9.99.",
-        "max_price": "Ignored the maximum price: enter an amount of 0 or more, "
-                     "like 49.99.",
+        "min_price": "Ignored the minimum price: enter an amount of 0 or more, like 9.99.",
+        "max_price": "Ignored the maximum price: enter an amount of 0 or more, like 49.99.",
         "sort": "Ignored the sort order: showing the newest products first.",
     }
 

@@ -88,8 +88,13 @@ def product_search(
         queryset = queryset.filter(price__lte=max_price)
     if q:
         if _WHOLE_WORDS.fullmatch(q):
-            results = text_search(Product, ordering=ordering, mongo_filter=_text_search_filter(
-                q=q, category=category, min_price=min_price, max_price=max_price))
+            results = text_search(
+                Product,
+                ordering=ordering,
+                mongo_filter=_text_search_filter(
+                    q=q, category=category, min_price=min_price, max_price=max_price
+                ),
+            )
             if results is not None:
                 return results
         queryset = queryset.filter(title__icontains=q)

@@ -35,13 +35,22 @@ def product_list(request):
     # evicted htmx cache) needs the whole page.
     partial = bool(request.htmx) and not request.htmx.history_restore_request
     template = "catalog/product_list.html#results" if partial else "catalog/product_list.html"
-    response = render(request, template, {
-        # Shows what is applied, not what was typed: ignored values are gone.
-        "form": ProductFilterForm(initial=filters), "page": page, "products": page.object_list,
-        "filtered": bool(links.query), "list_url": links.list_url,
-        "previous_url": links.page(page.previous_page_number()) if page.has_previous() else None,
-        "next_url": links.page(page.next_page_number()) if page.has_next() else None,
-    })
+    response = render(
+        request,
+        template,
+        {
+            # Shows what is applied, not what was typed: ignored values are gone.
+            "form": ProductFilterForm(initial=filters),
+            "page": page,
+            "products": page.object_list,
+            "filtered": bool(links.query),
+            "list_url": links.list_url,
+            "previous_url": links.page(page.previous_page_number())
+            if page.has_previous()
+            else None,
+            "next_url": links.page(page.next_page_number()) if page.has_next() else None,
+        },
+    )
     if partial:
         push_url(response, links.page(page.number))  # the address bar shows what is applied
     patch_vary_headers(response, ("HX-Request", "HX-History-Restore-Request"))

@@ -14,8 +14,17 @@ from referral_site.intents import new_intent_token
 
 @admin.register(CreditTransaction)
 class CreditTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "user_id", "amount", "kind", "reason", "balance_after",
-                    "actor_id", "purchase_id", "referral_id")
+    list_display = (
+        "created_at",
+        "user_id",
+        "amount",
+        "kind",
+        "reason",
+        "balance_after",
+        "actor_id",
+        "purchase_id",
+        "referral_id",
+    )
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
     search_fields = ("idempotency_key", "reason")
     ordering = ("-created_at",)
@@ -30,8 +39,9 @@ class CreditTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_add_permission(request):
             return redirect("admin:index")
         if request.method != "POST":
-            form = CreditAdjustmentForm(initial={"token": new_intent_token(),
-                                                 "user": request.GET.get("user", "")})
+            form = CreditAdjustmentForm(
+                initial={"token": new_intent_token(), "user": request.GET.get("user", "")}
+            )
             return self._adjust_page(request, form, extra_context)
         form = CreditAdjustmentForm(request.POST)
         if not form.is_valid():
@@ -39,20 +49,31 @@ class CreditTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         data = form.cleaned_data
         try:
             # The form's token makes a double submit one adjustment.
-            entry = credits_adjust(user=data["user"], amount=data["amount"],
-                                   reason=data["reason"], actor=request.user,
-                                   idempotency_key=f"adjustment:{request.user.pk}:{data['token']}")
+            entry = credits_adjust(
+                user=data["user"],
+                amount=data["amount"],
+                reason=data["reason"],
+                actor=request.user,
+                idempotency_key=f"adjustment:{request.user.pk}:{data['token']}",
+            )
         except ApplicationError as exc:
             exc.add_to_form(form)
             return self._adjust_page(request, form, extra_context)
         if entry is not None:
             self.log_addition(request, entry, [{"added": {}}])
-        self.message_user(request, f"Adjusted {data['user'].name}'s credits by "
-                                   f"{data['amount']:+d}.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Adjusted {data['user'].name}'s credits by {data['amount']:+d}.",
+            messages.SUCCESS,
+        )
         return redirect("admin:credits_credittransaction_changelist")
 
     def _adjust_page(self, request, form, extra_context):
-        context = {**self.admin_site.each_context(request), "form": form,
-                   "opts": self.model._meta, "title": "Adjust a customer's credits",
-                   **(extra_context or {})}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": self.model._meta,
+            "title": "Adjust a customer's credits",
+            **(extra_context or {}),
+        }
         return TemplateResponse(request, "admin/credits/adjust.html", context)

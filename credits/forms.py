@@ -8,11 +8,16 @@ class CreditAdjustmentForm(forms.Form):
     """Shapes only; the rules (a reason, not zero, not below zero) are credits_adjust's."""
 
     token = IntentTokenField()
-    user = forms.CharField(label="Customer", max_length=254,
-                           help_text="E-mail address or referral code.")
+    user = forms.CharField(
+        label="Customer", max_length=254, help_text="E-mail address or referral code."
+    )
     amount = forms.IntegerField(label="Credits", help_text="Positive to add, negative to take.")
-    reason = forms.CharField(label="Reason", max_length=500, widget=forms.Textarea(
-        attrs={"rows": 3}), help_text="Recorded in the ledger with your name.")
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded in the ledger with your name.",
+    )
 
     def clean_user(self):
         value = self.cleaned_data["user"]

@@ -23,24 +23,41 @@ EARNING_KINDS = (Kind.REFERRAL_REWARD_REFERRER, Kind.REFERRAL_REWARD_REFERRED, K
 
 class CreditTransaction(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_transactions",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="credit_transactions",
         db_column="userId",
     )
     # Signed, in credits: positive adds to the balance, negative spends.
     amount = models.IntegerField(db_column="amount")
     kind = models.CharField(max_length=32, choices=Kind.choices, db_column="kind")
     purchase = models.ForeignKey(
-        "purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="credit_transactions", db_column="purchaseId", db_index=False,
+        "purchases.Purchase",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_transactions",
+        db_column="purchaseId",
+        db_index=False,
     )
     referral = models.ForeignKey(
-        "referrals.Referral", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="credit_transactions", db_column="referralId", db_index=False,
+        "referrals.Referral",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_transactions",
+        db_column="referralId",
+        db_index=False,
     )
     # The staff member for adjustments and refunds; null when the system acted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+", db_column="actorId", db_index=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="actorId",
+        db_index=False,
     )
     reason = models.CharField(max_length=500, db_column="reason")
     # The user's balance right after this change, as the atomic update returned it.

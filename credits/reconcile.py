@@ -27,38 +27,62 @@ class BalanceDrift:
     ledger_earned: int
 
     def __str__(self) -> str:
-        return (f"{self.user_id} credits {self.cached_credits}->{self.ledger_credits} "
-                f"earned {self.cached_earned}->{self.ledger_earned}")
+        return (
+            f"{self.user_id} credits {self.cached_credits}->{self.ledger_credits} "
+            f"earned {self.cached_earned}->{self.ledger_earned}"
+        )
 
 
 def ledger_keys_present(keys: list[str]) -> set[str]:
     """Which of these idempotency keys the ledger holds: one query per batch of keys."""
-    return set(filter_in(CreditTransaction.objects.values_list("idempotency_key", flat=True),
-                         "idempotency_key", keys))
+    return set(
+        filter_in(
+            CreditTransaction.objects.values_list("idempotency_key", flat=True),
+            "idempotency_key",
+            keys,
+        )
+    )
 
 
 def _ledger_sums(match: dict | None = None) -> dict:
     pipeline = [
         *([{"$match": match}] if match else []),
-        {"$group": {
-            "_id": "$userId",
-            "credits": {"$sum": "$amount"},
-            "earned": {"$sum": {"$cond": [
-                {"$and": [{"$gt": ["$amount", 0]},
-                          {"$in": ["$kind", [str(k) for k in EARNING_KINDS]]}]},
-                "$amount", 0]}},
-        }},
+        {
+            "$group": {
+                "_id": "$userId",
+                "credits": {"$sum": "$amount"},
+                "earned": {
+                    "$sum": {
+                        "$cond": [
+                            {
+                                "$and": [
+                                    {"$gt": ["$amount", 0]},
+                                    {"$in": ["$kind", [str(k) for k in EARNING_KINDS]]},
+                                ]
+                            },
+                            "$amount",
+                            0,
+                        ]
+                    }
+                },
+            }
+        },
     ]
-    return {row["_id"]: (row["credits"], row["earned"])
-            for row in collection(CreditTransaction).aggregate(pipeline)}
+    return {
+        row["_id"]: (row["credits"], row["earned"])
+        for row in collection(CreditTransaction).aggregate(pipeline)
+    }
 
 
 def balances_reconcile(run: RepairRun) -> None:
     """Users whose cached credits differ from the ledger; with ``run.fix``, repaired."""
     found = run.finding("users whose cached credits differ from the ledger")
     sums = _ledger_sums()
-    moving = set(CreditTransaction.objects.filter(created_at__gt=run.cutoff).values_list(
-        "user_id", flat=True))
+    moving = set(
+        CreditTransaction.objects.filter(created_at__gt=run.cutoff).values_list(
+            "user_id", flat=True
+        )
+    )
     users = User.objects.values_list("pk", "credits", "total_credits_earned", "updated_at")
     for user_id, credits, earned, updated_at in users.iterator():
         ledger_credits, ledger_earned = sums.get(user_id, (0, 0))
@@ -66,20 +90,27 @@ def balances_reconcile(run: RepairRun) -> None:
             continue
         if user_id in run.busy_users or user_id in moving or updated_at > run.cutoff:
             continue
-        drift = BalanceDrift(user_id=user_id, cached_credits=credits,
-                             ledger_credits=ledger_credits, cached_earned=earned,
-                             ledger_earned=ledger_earned)
+        drift = BalanceDrift(
+            user_id=user_id,
+            cached_credits=credits,
+            ledger_credits=ledger_credits,
+            cached_earned=earned,
+            ledger_earned=ledger_earned,
+        )
         found.items.append(drift)
         if not run.fix:
             continue
         # Sum this user's ledger again now, then compare-and-set on what we
         # read: if anything moved since, a step is running; leave it.
         drift.ledger_credits, drift.ledger_earned = _ledger_sums({"userId": user_id}).get(
-            user_id, (0, 0))
+            user_id, (0, 0)
+        )
         fixed = drift.ledger_credits >= 0 and User.objects.filter(
-            pk=user_id, credits=credits, total_credits_earned=earned,
-            updated_at=updated_at).update(
-            credits=drift.ledger_credits, total_credits_earned=drift.ledger_earned,
-            updated_at=timezone.now())
+            pk=user_id, credits=credits, total_credits_earned=earned, updated_at=updated_at
+        ).update(
+            credits=drift.ledger_credits,
+            total_credits_earned=drift.ledger_earned,
+            updated_at=timezone.now(),
+        )
         if not fixed:
             found.unfixed.append(drift)

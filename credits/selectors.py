@@ -23,11 +23,21 @@ def credit_statement(*, user_id, page: int = 1, per_page: int = STATEMENT_PER_PA
 
     A page beyond the last is answered with the last page.
     """
-    result = facet_page(collection(CreditTransaction), match={"userId": user_id},
-                        sort={"createdAt": -1, "_id": -1}, page=page, per_page=per_page)
+    result = facet_page(
+        collection(CreditTransaction),
+        match={"userId": user_id},
+        sort={"createdAt": -1, "_id": -1},
+        page=page,
+        per_page=per_page,
+    )
     labels = dict(Kind.choices)
-    rows = [StatementRow(date=aware(d["createdAt"]),
-                         description=d.get("reason") or labels.get(d["kind"], d["kind"]),
-                         amount=d["amount"], balance_after=d.get("balanceAfter"))
-            for d in result.rows]
+    rows = [
+        StatementRow(
+            date=aware(d["createdAt"]),
+            description=d.get("reason") or labels.get(d["kind"], d["kind"]),
+            amount=d["amount"],
+            balance_after=d.get("balanceAfter"),
+        )
+        for d in result.rows
+    ]
     return Page(object_list=rows, number=result.number, per_page=per_page, count=result.count)

@@ -61,9 +61,18 @@ class AppliedGrant:
     user: dict  # the user's document after the change (name, email, credits)
 
 
-
-def _entry_document(*, user_id, amount, kind, idempotency_key, reason, purchase_id=None,
-                    referral_id=None, actor_id=None, balance_after=None) -> dict:
+def _entry_document(
+    *,
+    user_id,
+    amount,
+    kind,
+    idempotency_key,
+    reason,
+    purchase_id=None,
+    referral_id=None,
+    actor_id=None,
+    balance_after=None,
+) -> dict:
     return {
         "userId": user_id,
         "amount": int(amount),
@@ -94,10 +103,16 @@ def credits_grant_many(*, grants: list[CreditGrant]) -> list[AppliedGrant]:
         return []
     session = connection.session
     documents = [
-        _entry_document(user_id=g.user_id, amount=g.amount, kind=g.kind,
-                        idempotency_key=g.idempotency_key, reason=g.reason,
-                        purchase_id=g.purchase_id, referral_id=g.referral_id,
-                        actor_id=g.actor_id)
+        _entry_document(
+            user_id=g.user_id,
+            amount=g.amount,
+            kind=g.kind,
+            idempotency_key=g.idempotency_key,
+            reason=g.reason,
+            purchase_id=g.purchase_id,
+            referral_id=g.referral_id,
+            actor_id=g.actor_id,
+        )
         for g in grants
     ]
     ledger = collection(CreditTransaction)
@@ -126,32 +141,59 @@ def credits_grant_many(*, grants: list[CreditGrant]) -> list[AppliedGrant]:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
-        applied.append(AppliedGrant(grant=grant, entry_id=document["_id"],
-                                    balance_after=user["credits"], user=user))
+        applied.append(
+            AppliedGrant(
+                grant=grant, entry_id=document["_id"], balance_after=user["credits"], user=user
+            )
+        )
     if applied:
         ledger.bulk_write(
-            [UpdateOne({"_id": a.entry_id}, {"$set": {"balanceAfter": a.balance_after}})
-             for a in applied],
-            ordered=False, session=session,
+            [
+                UpdateOne({"_id": a.entry_id}, {"$set": {"balanceAfter": a.balance_after}})
+                for a in applied
+            ],
+            ordered=False,
+            session=session,
         )
     return applied
 
 
-def credits_grant(*, user_id: ObjectId, amount: int, kind: str, idempotency_key: str,
-                  reason: str, purchase_id: ObjectId | None = None,
-                  referral_id: ObjectId | None = None,
-                  actor_id: ObjectId | None = None) -> AppliedGrant | None:
+def credits_grant(
+    *,
+    user_id: ObjectId,
+    amount: int,
+    kind: str,
+    idempotency_key: str,
+    reason: str,
+    purchase_id: ObjectId | None = None,
+    referral_id: ObjectId | None = None,
+    actor_id: ObjectId | None = None,
+) -> AppliedGrant | None:
     """Add credits once per key; None when the key was already recorded."""
-    grant = CreditGrant(user_id=user_id, amount=amount, kind=kind,
-                        idempotency_key=idempotency_key, reason=reason,
-                        purchase_id=purchase_id, referral_id=referral_id, actor_id=actor_id)
+    grant = CreditGrant(
+        user_id=user_id,
+        amount=amount,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        purchase_id=purchase_id,
+        referral_id=referral_id,
+        actor_id=actor_id,
+    )
     applied = run_atomically(lambda: credits_grant_many(grants=[grant]))
     return applied[0] if applied else None
 
 
-def credits_spend(*, user_id: ObjectId, amount: int, kind: str = Kind.SPEND,
-                  idempotency_key: str, reason: str, purchase_id: ObjectId | None = None,
-                  actor_id: ObjectId | None = None) -> CreditTransaction:
+def credits_spend(
+    *,
+    user_id: ObjectId,
+    amount: int,
+    kind: str = Kind.SPEND,
+    idempotency_key: str,
+    reason: str,
+    purchase_id: ObjectId | None = None,
+    actor_id: ObjectId | None = None,
+) -> CreditTransaction:
     """Take ``amount`` credits, never below zero, and record it in the ledger.
 
     The filter ``credits >= amount`` makes the decrement conditional: of two
@@ -162,9 +204,17 @@ def credits_spend(*, user_id: ObjectId, amount: int, kind: str = Kind.SPEND,
     """
     if amount <= 0:
         raise ValueError("a spend must be positive")
-    return run_atomically(lambda: _spend(user_id=user_id, amount=amount, kind=kind,
-                                         idempotency_key=idempotency_key, reason=reason,
-                                         purchase_id=purchase_id, actor_id=actor_id))
+    return run_atomically(
+        lambda: _spend(
+            user_id=user_id,
+            amount=amount,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            purchase_id=purchase_id,
+            actor_id=actor_id,
+        )
+    )
 
 
 def _spend(*, user_id, amount, kind, idempotency_key, reason, purchase_id, actor_id):
@@ -179,12 +229,17 @@ def _spend(*, user_id, amount, kind, idempotency_key, reason, purchase_id, actor
         session=session,
     )
     if user is None:
-        raise InsufficientCredits("You do not have enough credits for that.",
-                                  field="credits")
-    document = _entry_document(user_id=user_id, amount=-amount, kind=kind,
-                               idempotency_key=idempotency_key, reason=reason,
-                               purchase_id=purchase_id, actor_id=actor_id,
-                               balance_after=user["credits"])
+        raise InsufficientCredits("You do not have enough credits for that.", field="credits")
+    document = _entry_document(
+        user_id=user_id,
+        amount=-amount,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        purchase_id=purchase_id,
+        actor_id=actor_id,
+        balance_after=user["credits"],
+    )
     try:
         collection(CreditTransaction).insert_one(document, session=session)
     except DuplicateKeyError:
@@ -196,16 +251,23 @@ def _spend(*, user_id, amount, kind, idempotency_key, reason, purchase_id, actor
 
 def _as_model(document: dict) -> CreditTransaction:
     return CreditTransaction(
-        pk=document["_id"], user_id=document["userId"], amount=document["amount"],
-        kind=document["kind"], purchase_id=document["purchaseId"],
-        referral_id=document["referralId"], actor_id=document["actorId"],
-        reason=document["reason"], balance_after=document["balanceAfter"],
-        idempotency_key=document["idempotencyKey"], created_at=document["createdAt"],
+        pk=document["_id"],
+        user_id=document["userId"],
+        amount=document["amount"],
+        kind=document["kind"],
+        purchase_id=document["purchaseId"],
+        referral_id=document["referralId"],
+        actor_id=document["actorId"],
+        reason=document["reason"],
+        balance_after=document["balanceAfter"],
+        idempotency_key=document["idempotencyKey"],
+        created_at=document["createdAt"],
     )
 
 
-def credits_adjust(*, user: User, amount: int, reason: str, actor: User,
-                   idempotency_key: str) -> CreditTransaction | None:
+def credits_adjust(
+    *, user: User, amount: int, reason: str, actor: User, idempotency_key: str
+) -> CreditTransaction | None:
     """A staff adjustment, recorded with the staff member as actor and a reason."""
     reason = (reason or "").strip()
     if not reason:
@@ -213,13 +275,24 @@ def credits_adjust(*, user: User, amount: int, reason: str, actor: User,
     if amount == 0:
         raise ApplicationError("The adjustment cannot be zero.", field="amount")
     if amount > 0:
-        applied = credits_grant(user_id=user.pk, amount=amount, kind=Kind.ADJUSTMENT,
-                                idempotency_key=idempotency_key, reason=reason,
-                                actor_id=actor.pk)
+        applied = credits_grant(
+            user_id=user.pk,
+            amount=amount,
+            kind=Kind.ADJUSTMENT,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            actor_id=actor.pk,
+        )
         return CreditTransaction.objects.get(pk=applied.entry_id) if applied else None
     try:
-        return credits_spend(user_id=user.pk, amount=-amount, kind=Kind.ADJUSTMENT,
-                             idempotency_key=idempotency_key, reason=reason, actor_id=actor.pk)
+        return credits_spend(
+            user_id=user.pk,
+            amount=-amount,
+            kind=Kind.ADJUSTMENT,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            actor_id=actor.pk,
+        )
     except InsufficientCredits as exc:
         raise InsufficientCredits(
             f"The balance is {User.objects.get(pk=user.pk).credits}: it cannot go below zero.",

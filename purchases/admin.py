@@ -26,10 +26,23 @@ from referral_site.ops.csv_export import format_value
 
 @admin.register(Purchase)
 class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("product_name", "buyer", "amount", "credits_used", "cash_amount", "status",
-                    "is_first_purchase", "referral_credit_awarded", "created_at")
-    list_filter = ("status", "is_first_purchase", "referral_credit_awarded",
-                   ("created_at", admin.DateFieldListFilter))
+    list_display = (
+        "product_name",
+        "buyer",
+        "amount",
+        "credits_used",
+        "cash_amount",
+        "status",
+        "is_first_purchase",
+        "referral_credit_awarded",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "is_first_purchase",
+        "referral_credit_awarded",
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("product_name", "payment_method_id", "payment_intent_id")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -47,18 +60,24 @@ class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         refunded = skipped = 0
         for purchase in queryset:
             if purchase.status == PurchaseStatus.COMPLETED and purchase_refund(
-                    purchase=purchase, actor=request.user):
+                purchase=purchase, actor=request.user
+            ):
                 refunded += 1
-                self.log_change(request, purchase, f"Refunded; {purchase.credits_used} "
-                                                   f"credit(s) returned")
+                self.log_change(
+                    request, purchase, f"Refunded; {purchase.credits_used} credit(s) returned"
+                )
             else:
                 skipped += 1
         if refunded:
-            self.message_user(request, f"Refunded {refunded} purchase(s); the credits they used "
-                                       f"are back in the ledger.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Refunded {refunded} purchase(s); the credits they used are back in the ledger.",
+                messages.SUCCESS,
+            )
         if skipped:
-            self.message_user(request, f"Skipped {skipped} purchase(s) that were not completed.",
-                              messages.WARNING)
+            self.message_user(
+                request, f"Skipped {skipped} purchase(s) that were not completed.", messages.WARNING
+            )
 
 
 @admin.register(PaymentEvent)
@@ -85,24 +104,32 @@ class ProductAdmin(CatalogProductAdmin):
     def get_urls(self):
         # Before the default URLs: "<path:object_id>/" would take "analytics/".
         return [
-            path("analytics/", self.admin_site.admin_view(self.analytics_view),
-                 name="catalog_product_analytics"),
+            path(
+                "analytics/",
+                self.admin_site.admin_view(self.analytics_view),
+                name="catalog_product_analytics",
+            ),
             *super().get_urls(),
         ]
 
     def analytics_view(self, request):
         # admin_view already keeps out everyone but active staff; sales figures
         # also need the right to see products and purchases.
-        if not (self.has_view_permission(request)
-                and request.user.has_perm("purchases.view_purchase")):
+        if not (
+            self.has_view_permission(request) and request.user.has_perm("purchases.view_purchase")
+        ):
             raise PermissionDenied
         report = product_sales_report(order_by=request.GET.get("o", ""))
         if request.GET.get("export") == "csv":
             return _analytics_csv(report)
         headers = _analytics_headers(report.order_by)
         rows = [
-            (row, reverse("admin:catalog_product_change", args=[row.product_id])
-             if row.product_id else None)
+            (
+                row,
+                reverse("admin:catalog_product_change", args=[row.product_id])
+                if row.product_id
+                else None,
+            )
             for row in report.rows
         ]
         context = {
@@ -128,9 +155,16 @@ def _analytics_headers(order_by: str) -> list[dict]:
             next_order = name if descending else f"-{name}"
         else:
             next_order = f"-{name}" if numeric else name  # largest first; names A-Z
-        headers.append({"name": name, "label": label, "numeric": numeric,
-                        "sorted": name == sort_column, "descending": descending,
-                        "query": f"?o={next_order}"})
+        headers.append(
+            {
+                "name": name,
+                "label": label,
+                "numeric": numeric,
+                "sorted": name == sort_column,
+                "descending": descending,
+                "query": f"?o={next_order}",
+            }
+        )
     return headers
 
 
@@ -141,8 +175,10 @@ def _analytics_csv(report) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(["Product id", *ANALYTICS_HEADINGS.values()])
     for row in [*report.rows, report.totals]:
-        writer.writerow([
-            str(row.product_id) if row.product_id else "",
-            *(format_value(getattr(row, name)) for name in ANALYTICS_COLUMNS),
-        ])
+        writer.writerow(
+            [
+                str(row.product_id) if row.product_id else "",
+                *(format_value(getattr(row, name)) for name in ANALYTICS_COLUMNS),
+            ]
+        )
     return response

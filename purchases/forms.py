@@ -12,20 +12,33 @@ class CheckoutForm(forms.Form):
     token = IntentTokenField(expired_message="This checkout form has expired; please try again.")
     credits = forms.TypedChoiceField(coerce=int, label="Credits to use", choices=())
     card_number = forms.CharField(
-        label="Card number", required=False, max_length=23,
-        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric",
-                                      "placeholder": "4242 4242 4242 4242"}),
+        label="Card number",
+        required=False,
+        max_length=23,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "cc-number",
+                "inputmode": "numeric",
+                "placeholder": "4242 4242 4242 4242",
+            }
+        ),
     )
     card_expiry = forms.CharField(
-        label="Expiry (MM/YY)", required=False, max_length=7,
+        label="Expiry (MM/YY)",
+        required=False,
+        max_length=7,
         widget=forms.TextInput(attrs={"autocomplete": "cc-exp", "placeholder": "12/34"}),
     )
     card_cvc = forms.CharField(
-        label="CVC", required=False, max_length=4,
+        label="CVC",
+        required=False,
+        max_length=4,
         widget=forms.TextInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"}),
     )
     payment_method_id = forms.CharField(
-        label="Payment method", required=False, max_length=255,
+        label="Payment method",
+        required=False,
+        max_length=255,
         help_text="A Stripe PaymentMethod id (pm_...) from Stripe.js.",
     )
 
@@ -65,7 +78,10 @@ class CheckoutForm(forms.Form):
         data = self.cleaned_data
         return {
             "credits_used": data["credits"],
-            "card": Card(number=data.get("card_number", ""), expiry=data.get("card_expiry"),
-                         cvc=data.get("card_cvc", "")),
+            "card": Card(
+                number=data.get("card_number", ""),
+                expiry=data.get("card_expiry"),
+                cvc=data.get("card_cvc", ""),
+            ),
             "payment_method_id": data.get("payment_method_id", ""),
         }

@@ -50,11 +50,19 @@ class PaymentGateway(Protocol):
     name: str
     accepts_card_numbers: bool
 
-    def create_payment_method(self, *, card_number: str, exp_month: int, exp_year: int,
-                              cvc: str) -> str: ...
+    def create_payment_method(
+        self, *, card_number: str, exp_month: int, exp_year: int, cvc: str
+    ) -> str: ...
 
-    def charge(self, *, amount: Decimal, currency: str, payment_method_id: str,
-               idempotency_key: str, metadata: dict[str, str]) -> ChargeResult: ...
+    def charge(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_method_id: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ChargeResult: ...
 
 
 def _luhn_ok(number: str) -> bool:
@@ -82,29 +90,42 @@ class TestGateway:
     SUCCEEDS = "4242424242424242"
     DECLINED = "4000000000000002"
 
-    def create_payment_method(self, *, card_number: str, exp_month: int, exp_year: int,
-                              cvc: str) -> str:
+    def create_payment_method(
+        self, *, card_number: str, exp_month: int, exp_year: int, cvc: str
+    ) -> str:
         digits = "".join(ch for ch in card_number if ch.isdigit())
         if len(digits) < 12 or not _luhn_ok(digits):
             raise CardError("This card number is not valid.")
         if digits not in (self.SUCCEEDS, self.DECLINED):
-            raise CardError("Use a test card: 4242 4242 4242 4242 (or 4000 0000 0000 0002 "
-                            "to see a decline).")
+            raise CardError(
+                "Use a test card: 4242 4242 4242 4242 (or 4000 0000 0000 0002 to see a decline)."
+            )
         outcome = "visa" if digits == self.SUCCEEDS else "chargeDeclined"
         # Unique per card entry, but derived from nothing secret.
         suffix = hashlib.sha256(f"{outcome}{exp_month}{exp_year}".encode()).hexdigest()[:10]
         return f"pm_test_{outcome}_{suffix}"
 
-    def charge(self, *, amount: Decimal, currency: str, payment_method_id: str,
-               idempotency_key: str, metadata: dict[str, str]) -> ChargeResult:
+    def charge(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_method_id: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ChargeResult:
         intent = "pi_test_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
         if "chargeDeclined" in payment_method_id:
-            return ChargeResult(succeeded=False, payment_intent_id=intent,
-                                decline_message="Your card was declined.")
+            return ChargeResult(
+                succeeded=False, payment_intent_id=intent, decline_message="Your card was declined."
+            )
         if payment_method_id.startswith(("pm_test_visa", "pm_card_visa")):
             return ChargeResult(succeeded=True, payment_intent_id=intent)
-        return ChargeResult(succeeded=False, payment_intent_id=intent,
-                            decline_message="This payment method is not a test card.")
+        return ChargeResult(
+            succeeded=False,
+            payment_intent_id=intent,
+            decline_message="This payment method is not a test card.",
+        )
 
 
 class StripeGateway:
@@ -126,8 +147,15 @@ class StripeGateway:
     def create_payment_method(self, *, card_number, exp_month, exp_year, cvc) -> str:
         raise CardError("Card numbers are collected by Stripe in the browser.")
 
-    def charge(self, *, amount: Decimal, currency: str, payment_method_id: str,
-               idempotency_key: str, metadata: dict[str, str]) -> ChargeResult:
+    def charge(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_method_id: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ChargeResult:
         try:
             intent = self._client.v1.payment_intents.create(
                 params={
@@ -135,21 +163,24 @@ class StripeGateway:
                     "currency": currency,
                     "payment_method": payment_method_id,
                     "confirm": True,
-                    "automatic_payment_methods": {"enabled": True,
-                                                  "allow_redirects": "never"},
+                    "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
                     "metadata": metadata,
                 },
                 options={"idempotency_key": idempotency_key},
             )
         except self._stripe.CardError as exc:
-            return ChargeResult(succeeded=False,
-                                decline_message=exc.user_message or "Your card was declined.")
+            return ChargeResult(
+                succeeded=False, decline_message=exc.user_message or "Your card was declined."
+            )
         if intent.status == "succeeded":
             return ChargeResult(succeeded=True, payment_intent_id=intent.id)
         logger.info("stripe payment intent %s ended as %s", intent.id, intent.status)
-        return ChargeResult(succeeded=False, payment_intent_id=intent.id,
-                            decline_message="Your bank asked for a confirmation we cannot "
-                                            "complete here; try another card.")
+        return ChargeResult(
+            succeeded=False,
+            payment_intent_id=intent.id,
+            decline_message="Your bank asked for a confirmation we cannot "
+            "complete here; try another card.",
+        )
 
 
 def get_gateway() -> PaymentGateway:

@@ -35,29 +35,39 @@ IN_FLIGHT_STATUSES = (PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED, P
 
 class Purchase(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="purchases",
         db_column="userId",
     )
     product = models.ForeignKey(
-        "catalog.Product", on_delete=models.PROTECT, related_name="purchases",
+        "catalog.Product",
+        on_delete=models.PROTECT,
+        related_name="purchases",
         db_column="productId",
     )
     # Denormalised so that history and receipts never join products.
     product_name = models.CharField(max_length=200, db_column="productName")
     amount = _money("Amount", db_column="amount")
-    credits_used = models.IntegerField(default=0, validators=[non_negative("Credits used")],
-                                       db_column="creditsUsed")
+    credits_used = models.IntegerField(
+        default=0, validators=[non_negative("Credits used")], db_column="creditsUsed"
+    )
     credit_amount = _money("Credit amount", default=Decimal("0.00"), db_column="creditAmount")
     cash_amount = _money("Cash amount", default=Decimal("0.00"), db_column="cashAmount")
     payment_method_id = models.CharField(max_length=255, blank=True, db_column="paymentMethodId")
     is_first_purchase = models.BooleanField(default=False, db_column="isFirstPurchase")
     referral_credit_awarded = models.BooleanField(default=False, db_column="referralCreditAwarded")
-    status = models.CharField(max_length=20, choices=PurchaseStatus.choices,
-                              default=PurchaseStatus.PENDING, db_column="status")
+    status = models.CharField(
+        max_length=20,
+        choices=PurchaseStatus.choices,
+        default=PurchaseStatus.PENDING,
+        db_column="status",
+    )
     # "<userId>:<checkout token>": one purchase per checkout intent, enforced by
     # the unique index (null for purchases made outside checkout).
-    idempotency_key = models.CharField(max_length=100, unique=True, null=True, blank=True,
-                                       db_column="idempotencyKey")
+    idempotency_key = models.CharField(
+        max_length=100, unique=True, null=True, blank=True, db_column="idempotencyKey"
+    )
     payment_intent_id = models.CharField(max_length=255, blank=True, db_column="paymentIntentId")
     failure_reason = models.CharField(max_length=255, blank=True, db_column="failureReason")
     refunded_at = models.DateTimeField(null=True, blank=True, db_column="refundedAt")
@@ -75,9 +85,11 @@ class Purchase(models.Model):
         constraints = [
             # At most one first purchase per user: the database, not a count
             # before the insert, decides which of two racing purchases is first.
-            models.UniqueConstraint(fields=["user", "is_first_purchase"],
-                                    condition=Q(is_first_purchase=True),
-                                    name="purchases_one_first_per_user"),
+            models.UniqueConstraint(
+                fields=["user", "is_first_purchase"],
+                condition=Q(is_first_purchase=True),
+                name="purchases_one_first_per_user",
+            ),
         ]
 
     def __str__(self):
@@ -89,8 +101,14 @@ class PaymentEvent(models.Model):
 
     event_id = models.CharField(max_length=255, unique=True, db_column="eventId")
     type = models.CharField(max_length=100, db_column="type")
-    purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="payment_events", db_column="purchaseId")
+    purchase = models.ForeignKey(
+        Purchase,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payment_events",
+        db_column="purchaseId",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
 
     class Meta:

@@ -37,10 +37,18 @@ def purchases_reconcile(run: RepairRun) -> None:
 
     # 2. and 3. Credits that a failed or refunded purchase must give back.
     for status, key, label, repair in (
-        (PurchaseStatus.FAILED, purchase_spend_return_key,
-         "failed purchases whose credits were not returned", purchase_return_spent_credits),
-        (PurchaseStatus.REFUNDED, purchase_refund_key,
-         "refunded purchases whose credits were not returned", purchase_refund_credits),
+        (
+            PurchaseStatus.FAILED,
+            purchase_spend_return_key,
+            "failed purchases whose credits were not returned",
+            purchase_return_spent_credits,
+        ),
+        (
+            PurchaseStatus.REFUNDED,
+            purchase_refund_key,
+            "refunded purchases whose credits were not returned",
+            purchase_refund_credits,
+        ),
     ):
         owed = run.finding(label)
         purchases = list(Purchase.objects.filter(status=status, credits_used__gt=0))
@@ -54,10 +62,18 @@ def purchases_reconcile(run: RepairRun) -> None:
 
     # 4. A referred buyer's first purchase completed, its referral reward unfinished.
     unrewarded = run.finding("first purchases whose referral award is unfinished")
-    firsts = list(Purchase.objects.filter(is_first_purchase=True, referral_credit_awarded=False,
-                                          status__in=list(SETTLED_STATUSES)))
-    referred = set(filter_in(Referral.objects.values_list("referred_user_id", flat=True),
-                             "referred_user_id", {p.user_id for p in firsts}))
+    firsts = list(
+        Purchase.objects.filter(
+            is_first_purchase=True, referral_credit_awarded=False, status__in=list(SETTLED_STATUSES)
+        )
+    )
+    referred = set(
+        filter_in(
+            Referral.objects.values_list("referred_user_id", flat=True),
+            "referred_user_id",
+            {p.user_id for p in firsts},
+        )
+    )
     for purchase in firsts:
         if purchase.user_id not in referred:
             continue

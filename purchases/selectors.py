@@ -30,8 +30,11 @@ def purchase_get_for_user(*, user, purchase_id) -> Purchase:
 
 def purchase_first_id_for_user(user_id) -> ObjectId | None:
     """The id of the user's first completed purchase (isFirstPurchase), if any."""
-    return Purchase.objects.filter(user_id=user_id, is_first_purchase=True).values_list(
-        "pk", flat=True).first()
+    return (
+        Purchase.objects.filter(user_id=user_id, is_first_purchase=True)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def purchase_list_for_user(*, user):

@@ -86,12 +86,19 @@ def checkout_quote(*, price: Decimal, balance: int, credits_used: int) -> Quote:
     if credits_used < 0:
         raise CheckoutError("Credits cannot be negative.", field="credits")
     if credits_used > limit:
-        raise CheckoutError(f"You can use at most {limit} credit{'s' if limit != 1 else ''} "
-                            f"on this product.", field="credits")
+        raise CheckoutError(
+            f"You can use at most {limit} credit{'s' if limit != 1 else ''} on this product.",
+            field="credits",
+        )
     credit_amount = credits_value(credits_used)
     cash_amount = (price - credit_amount).quantize(CENT)
-    return Quote(price=price.quantize(CENT), credits_used=credits_used,
-                 credit_amount=credit_amount, cash_amount=cash_amount, max_credits=limit)
+    return Quote(
+        price=price.quantize(CENT),
+        credits_used=credits_used,
+        credit_amount=credit_amount,
+        cash_amount=cash_amount,
+        max_credits=limit,
+    )
 
 
 def checkout_preview(*, price: Decimal, balance: int, requested) -> Quote:
@@ -127,7 +134,8 @@ def _move(purchase: Purchase, *, leaving, to: str, **fields) -> bool:
     """One conditional update: True only for the caller that made the move."""
     now = timezone.now()
     moved = Purchase.objects.filter(pk=purchase.pk, status__in=list(leaving)).update(
-        status=to, updated_at=now, **fields)
+        status=to, updated_at=now, **fields
+    )
     if moved:
         purchase.status = to
         purchase.updated_at = now
@@ -136,9 +144,16 @@ def _move(purchase: Purchase, *, leaving, to: str, **fields) -> bool:
     return bool(moved)
 
 
-def purchase_checkout(*, user: User, product: Product, credits_used: int, token: str,
-                      card: Card | None = None, payment_method_id: str = "",
-                      gateway: PaymentGateway | None = None) -> Purchase:
+def purchase_checkout(
+    *,
+    user: User,
+    product: Product,
+    credits_used: int,
+    token: str,
+    card: Card | None = None,
+    payment_method_id: str = "",
+    gateway: PaymentGateway | None = None,
+) -> Purchase:
     """Buy ``product`` for ``user`` once per checkout ``token``; return the purchase.
 
     The cash part is paid with ``payment_method_id`` (Stripe.js) or, on the
@@ -148,15 +163,20 @@ def purchase_checkout(*, user: User, product: Product, credits_used: int, token:
     PurchaseInProgress (the same intent is running).
     """
     gateway = gateway or get_gateway()
-    quote = checkout_quote(price=product.price, balance=user.credits,
-                           credits_used=credits_used)
+    quote = checkout_quote(price=product.price, balance=user.credits, credits_used=credits_used)
     purchase = Purchase(
-        user=user, product=product, product_name=product.title, amount=quote.price,
-        credits_used=quote.credits_used, credit_amount=quote.credit_amount,
+        user=user,
+        product=product,
+        product_name=product.title,
+        amount=quote.price,
+        credits_used=quote.credits_used,
+        credit_amount=quote.credit_amount,
         cash_amount=quote.cash_amount,
-        payment_method_id=_payment_method(quote, gateway=gateway, card=card,
-                                          payment_method_id=payment_method_id),
-        status=PurchaseStatus.PENDING, idempotency_key=f"{user.pk}:{token}",
+        payment_method_id=_payment_method(
+            quote, gateway=gateway, card=card, payment_method_id=payment_method_id
+        ),
+        status=PurchaseStatus.PENDING,
+        idempotency_key=f"{user.pk}:{token}",
     )
     try:
         purchase.save(force_insert=True)
@@ -176,8 +196,9 @@ CARD_FIELDS_MISSING = {
 }
 
 
-def _payment_method(quote: Quote, *, gateway: PaymentGateway, card: Card | None,
-                    payment_method_id: str) -> str:
+def _payment_method(
+    quote: Quote, *, gateway: PaymentGateway, card: Card | None, payment_method_id: str
+) -> str:
     """What pays the cash part: the one place that says cash due needs a payment method."""
     if quote.cash_amount <= 0:
         return ""
@@ -187,15 +208,16 @@ def _payment_method(quote: Quote, *, gateway: PaymentGateway, card: Card | None,
         raise CheckoutError("A payment method is required.", field="payment_method_id")
     card = card or Card()
     given = {"card_number": card.number, "card_expiry": card.expiry, "card_cvc": card.cvc}
-    missing = {name: message for name, message in CARD_FIELDS_MISSING.items()
-               if not given[name]}
+    missing = {name: message for name, message in CARD_FIELDS_MISSING.items() if not given[name]}
     if missing:
-        raise CheckoutError("Enter your card details to pay the rest.", field="card_number",
-                            errors=missing)
+        raise CheckoutError(
+            "Enter your card details to pay the rest.", field="card_number", errors=missing
+        )
     month, year = card.expiry
     try:
-        return gateway.create_payment_method(card_number=card.number, exp_month=month,
-                                             exp_year=year, cvc=card.cvc)
+        return gateway.create_payment_method(
+            card_number=card.number, exp_month=month, exp_year=year, cvc=card.cvc
+        )
     except CardError as exc:
         raise CheckoutError(str(exc), field="card_number") from None
 
@@ -217,7 +239,8 @@ def _advance(purchase: Purchase, *, buyer: User, gateway: PaymentGateway) -> Pur
     chargeable = (PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED)
     if purchase.status in chargeable and purchase.cash_amount > 0:
         result = gateway.charge(
-            amount=purchase.cash_amount, currency="usd",
+            amount=purchase.cash_amount,
+            currency="usd",
             payment_method_id=purchase.payment_method_id,
             idempotency_key=f"purchase:{purchase.pk}",
             metadata={"purchase_id": str(purchase.pk)},
@@ -233,13 +256,20 @@ def _advance(purchase: Purchase, *, buyer: User, gateway: PaymentGateway) -> Pur
 
 def _reserve_credits(purchase: Purchase) -> bool:
     try:
-        credits_spend(user_id=purchase.user_id, amount=purchase.credits_used,
-                      idempotency_key=purchase_spend_key(purchase.pk),
-                      reason=f"Paid towards {purchase.product_name}",
-                      purchase_id=purchase.pk)
+        credits_spend(
+            user_id=purchase.user_id,
+            amount=purchase.credits_used,
+            idempotency_key=purchase_spend_key(purchase.pk),
+            reason=f"Paid towards {purchase.product_name}",
+            purchase_id=purchase.pk,
+        )
     except InsufficientCredits:
-        _move(purchase, leaving=[PurchaseStatus.PENDING], to=PurchaseStatus.FAILED,
-              failure_reason="Not enough credits")
+        _move(
+            purchase,
+            leaving=[PurchaseStatus.PENDING],
+            to=PurchaseStatus.FAILED,
+            failure_reason="Not enough credits",
+        )
         raise
     return _move(purchase, leaving=[PurchaseStatus.PENDING], to=PurchaseStatus.CREDITS_RESERVED)
 
@@ -251,8 +281,9 @@ def _complete(purchase: Purchase, *, buyer_referred: bool) -> None:
     try:
         # The partial unique index (one isFirstPurchase per user) decides
         # which of the user's purchases is the first to complete.
-        first = _move(purchase, leaving=leaving, to=PurchaseStatus.COMPLETED,
-                      is_first_purchase=True, **fields)
+        first = _move(
+            purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, is_first_purchase=True, **fields
+        )
     except IntegrityError:
         first = False
         _move(purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, **fields)
@@ -270,17 +301,22 @@ def purchase_reward_referral(*, purchase: Purchase, buyer_referred: bool) -> boo
     purchase records that it did, in the same transaction where there are
     transactions. Safe to repeat; True when the purchase is now marked.
     """
-    if not (buyer_referred and purchase.is_first_purchase
-            and not purchase.referral_credit_awarded
-            and purchase.status in SETTLED_STATUSES):
+    if not (
+        buyer_referred
+        and purchase.is_first_purchase
+        and not purchase.referral_credit_awarded
+        and purchase.status in SETTLED_STATUSES
+    ):
         return False
 
     def mark_awarded():
         Purchase.objects.filter(pk=purchase.pk, referral_credit_awarded=False).update(
-            referral_credit_awarded=True, updated_at=timezone.now())
+            referral_credit_awarded=True, updated_at=timezone.now()
+        )
 
     conversion = referral_convert_for_purchase(
-        referred_user_id=purchase.user_id, purchase_id=purchase.pk, also=mark_awarded)
+        referred_user_id=purchase.user_id, purchase_id=purchase.pk, also=mark_awarded
+    )
     if conversion is not None:
         purchase.referral_credit_awarded = True
     return conversion is not None
@@ -288,8 +324,12 @@ def purchase_reward_referral(*, purchase: Purchase, buyer_referred: bool) -> boo
 
 def purchase_fail(*, purchase: Purchase, reason: str) -> bool:
     """In-flight -> failed, then the spent credits come back (exactly once)."""
-    moved = _move(purchase, leaving=[PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED],
-                  to=PurchaseStatus.FAILED, failure_reason=reason[:255])
+    moved = _move(
+        purchase,
+        leaving=[PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED],
+        to=PurchaseStatus.FAILED,
+        failure_reason=reason[:255],
+    )
     if moved:
         purchase_return_spent_credits(purchase)
     return moved
@@ -297,22 +337,35 @@ def purchase_fail(*, purchase: Purchase, reason: str) -> bool:
 
 def purchase_return_spent_credits(purchase: Purchase) -> None:
     # Only what was really taken comes back: the spend's ledger entry says so.
-    if purchase.credits_used and CreditTransaction.objects.filter(
-            idempotency_key=purchase_spend_key(purchase.pk)).exists():
-        credits_grant(user_id=purchase.user_id, amount=purchase.credits_used, kind=Kind.REFUND,
-                      idempotency_key=purchase_spend_return_key(purchase.pk),
-                      reason=f"Returned: {purchase.product_name} was not completed",
-                      purchase_id=purchase.pk)
+    if (
+        purchase.credits_used
+        and CreditTransaction.objects.filter(
+            idempotency_key=purchase_spend_key(purchase.pk)
+        ).exists()
+    ):
+        credits_grant(
+            user_id=purchase.user_id,
+            amount=purchase.credits_used,
+            kind=Kind.REFUND,
+            idempotency_key=purchase_spend_return_key(purchase.pk),
+            reason=f"Returned: {purchase.product_name} was not completed",
+            purchase_id=purchase.pk,
+        )
 
 
 def purchase_mark_paid(*, purchase: Purchase, payment_intent_id: str) -> bool:
     """The gateway says the card was charged (webhook): record it once."""
-    return _move(purchase, leaving=[PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED],
-                 to=PurchaseStatus.PAID, payment_intent_id=payment_intent_id)
+    return _move(
+        purchase,
+        leaving=[PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED],
+        to=PurchaseStatus.PAID,
+        payment_intent_id=payment_intent_id,
+    )
 
 
-def purchase_resume(*, purchase: Purchase, gateway: PaymentGateway | None = None,
-                    buyer: User | None = None) -> Purchase:
+def purchase_resume(
+    *, purchase: Purchase, gateway: PaymentGateway | None = None, buyer: User | None = None
+) -> Purchase:
     """Bring an interrupted purchase to an end: completed or failed.
 
     * pending, credits to spend but no spend recorded: nothing was taken (or
@@ -348,8 +401,12 @@ def purchase_refund(*, purchase: Purchase, actor: User) -> bool:
     Referral awards stay where they are; the card payment itself is refunded
     in the payment provider's dashboard.
     """
-    moved = _move(purchase, leaving=[PurchaseStatus.COMPLETED], to=PurchaseStatus.REFUNDED,
-                  refunded_at=timezone.now())
+    moved = _move(
+        purchase,
+        leaving=[PurchaseStatus.COMPLETED],
+        to=PurchaseStatus.REFUNDED,
+        refunded_at=timezone.now(),
+    )
     if moved:
         purchase_refund_credits(purchase, actor_id=actor.pk)
     return moved
@@ -357,7 +414,12 @@ def purchase_refund(*, purchase: Purchase, actor: User) -> bool:
 
 def purchase_refund_credits(purchase: Purchase, *, actor_id=None) -> None:
     if purchase.credits_used:
-        credits_grant(user_id=purchase.user_id, amount=purchase.credits_used, kind=Kind.REFUND,
-                      idempotency_key=purchase_refund_key(purchase.pk),
-                      reason=f"Refund of {purchase.product_name}", purchase_id=purchase.pk,
-                      actor_id=actor_id)
+        credits_grant(
+            user_id=purchase.user_id,
+            amount=purchase.credits_used,
+            kind=Kind.REFUND,
+            idempotency_key=purchase_refund_key(purchase.pk),
+            reason=f"Refund of {purchase.product_name}",
+            purchase_id=purchase.pk,
+            actor_id=actor_id,
+        )

@@ -65,17 +65,25 @@ def _checkout_token(request) -> tuple[str, bool]:
     written on every checkout. After a purchase ends (completed or declined)
     the cookie is replaced, so the next checkout is a new intent.
     """
-    token = request.get_signed_cookie(TOKEN_COOKIE, default=None, salt=TOKEN_COOKIE,
-                                      max_age=TOKEN_MAX_AGE)
+    token = request.get_signed_cookie(
+        TOKEN_COOKIE, default=None, salt=TOKEN_COOKIE, max_age=TOKEN_MAX_AGE
+    )
     if is_intent_token(token):
         return token, False
     return new_intent_token(), True
 
 
 def _remember_token(response, request, token: str) -> None:
-    response.set_signed_cookie(TOKEN_COOKIE, token, salt=TOKEN_COOKIE, max_age=TOKEN_MAX_AGE,
-                               path=request.path, httponly=True, samesite="Lax",
-                               secure=request.is_secure())
+    response.set_signed_cookie(
+        TOKEN_COOKIE,
+        token,
+        salt=TOKEN_COOKIE,
+        max_age=TOKEN_MAX_AGE,
+        path=request.path,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
 
 
 def _forget_token(response, request) -> None:
@@ -83,8 +91,12 @@ def _forget_token(response, request) -> None:
 
 
 def _checkout_form(request, quote: Quote, gateway, data=None, **kwargs) -> CheckoutForm:
-    return CheckoutForm(data, max_credits=quote.max_credits,
-                        accepts_card_numbers=gateway.accepts_card_numbers, **kwargs)
+    return CheckoutForm(
+        data,
+        max_credits=quote.max_credits,
+        accepts_card_numbers=gateway.accepts_card_numbers,
+        **kwargs,
+    )
 
 
 @login_required
@@ -93,19 +105,26 @@ def checkout(request, product_id):
     product = _product_or_404(product_id)
     gateway = get_gateway()
     params = request.POST if request.method == "POST" else request.GET
-    quote = checkout_preview(price=product.price, balance=request.user.credits,
-                             requested=params.get("credits"))
+    quote = checkout_preview(
+        price=product.price, balance=request.user.credits, requested=params.get("credits")
+    )
     if request.method == "GET":
         token, is_new = _checkout_token(request)
-        form = _checkout_form(request, quote, gateway,
-                              initial={"token": token, "credits": quote.credits_used})
+        form = _checkout_form(
+            request, quote, gateway, initial={"token": token, "credits": quote.credits_used}
+        )
         return _render_checkout(request, product, form, quote, new_token=is_new and token)
     form = _checkout_form(request, quote, gateway, request.POST)
     if not form.is_valid() or request.POST.get("action") == "preview":
         return _render_checkout(request, product, form, quote)
     try:
-        purchase = purchase_checkout(user=request.user, product=product, gateway=gateway,
-                                     token=form.cleaned_data["token"], **form.payment())
+        purchase = purchase_checkout(
+            user=request.user,
+            product=product,
+            gateway=gateway,
+            token=form.cleaned_data["token"],
+            **form.payment(),
+        )
     except PurchaseInProgress as exc:
         messages.info(request, "Your purchase is being processed.")
         return redirect("purchases:detail", purchase_id=exc.purchase.pk)
@@ -130,10 +149,12 @@ def _checkout_refused(request, product, quote, gateway, exc: ApplicationError):
     """
     token = new_intent_token()
     if isinstance(exc, PaymentDeclined):
-        form = _checkout_form(request, quote, gateway,
-                              initial={"token": token, "credits": quote.credits_used})
-        return _render_checkout(request, product, form, quote, error=exc.message, status=402,
-                                new_token=token)
+        form = _checkout_form(
+            request, quote, gateway, initial={"token": token, "credits": quote.credits_used}
+        )
+        return _render_checkout(
+            request, product, form, quote, error=exc.message, status=402, new_token=token
+        )
     form = _checkout_form(request, quote, gateway, {**request.POST.dict(), "token": token})
     form.is_valid()
     exc.add_to_form(form)
@@ -150,10 +171,24 @@ def _checkout_done(request, purchase: Purchase):
     return response
 
 
-def _render_checkout(request, product, form, quote, *, error: str = "", status: int = 200,
-                     new_token: str | bool = False):
-    context = {"product": product, "form": form, "quote": quote, "payment_error": error,
-               "balance": request.user.credits, "credit_value": settings.CREDIT_VALUE}
+def _render_checkout(
+    request,
+    product,
+    form,
+    quote,
+    *,
+    error: str = "",
+    status: int = 200,
+    new_token: str | bool = False,
+):
+    context = {
+        "product": product,
+        "form": form,
+        "quote": quote,
+        "payment_error": error,
+        "balance": request.user.credits,
+        "credit_value": settings.CREDIT_VALUE,
+    }
     template = "purchases/checkout.html"
     if request.htmx and request.htmx.target == "breakdown":
         template += "#breakdown"
@@ -168,7 +203,8 @@ def _render_checkout(request, product, form, quote, *, error: str = "", status: 
 @require_GET
 def purchase_list(request):
     page = Paginator(purchase_list_for_user(user=request.user), PURCHASES_PER_PAGE).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "purchases/purchase_list.html", {"page": page})
 
 

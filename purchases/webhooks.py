@@ -24,7 +24,8 @@ def stripe_webhook(request):
         return HttpResponse("webhooks are not configured", status=404)
     try:
         event = stripe.Webhook.construct_event(
-            request.body, request.headers.get("Stripe-Signature", ""), secret)
+            request.body, request.headers.get("Stripe-Signature", ""), secret
+        )
     except ValueError:
         return HttpResponse("invalid payload", status=400)
     except stripe.SignatureVerificationError:

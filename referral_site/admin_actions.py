@@ -12,8 +12,9 @@ def export_selected_as_csv(modeladmin, request, queryset):
     """Stream the selected rows: documented columns for the five collections
     (ops/csv_export.py), stored field names for other models, never secrets."""
     table = queryset.model._meta.db_table
-    response = StreamingHttpResponse(stream_queryset(queryset),
-                                     content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        stream_queryset(queryset), content_type="text/csv; charset=utf-8"
+    )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="{table}-{stamp}.csv"'
     return response

@@ -67,7 +67,8 @@ class SlowCommandListener(monitoring.CommandListener):
         collection = event.command.get(event.command_name)
         with self._lock:
             self._collections[(event.connection_id, event.request_id)] = (
-                collection if isinstance(collection, str) else "")
+                collection if isinstance(collection, str) else ""
+            )
 
     def _finish(self, event, outcome: str):
         with self._lock:
@@ -77,9 +78,16 @@ class SlowCommandListener(monitoring.CommandListener):
         if duration_ms >= settings.SLOW_QUERY_MS:
             slow_logger.warning(
                 "slow database command: %s %s took %.1f ms (%s)",
-                event.command_name, collection, duration_ms, outcome,
-                extra={"db_command": event.command_name, "db_collection": collection,
-                       "duration_ms": round(duration_ms, 1), "outcome": outcome},
+                event.command_name,
+                collection,
+                duration_ms,
+                outcome,
+                extra={
+                    "db_command": event.command_name,
+                    "db_collection": collection,
+                    "duration_ms": round(duration_ms, 1),
+                    "outcome": outcome,
+                },
             )
 
     def succeeded(self, event):

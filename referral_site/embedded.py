@@ -219,10 +219,19 @@ def _wait_until_answering(port: int, *, deadline_s: float, pid: int, proc=None) 
     return False
 
 
-def _spawn(*, engine: str, port: int, db_file: Path | None, log_file: Path | None,
-           detach: bool = True) -> ServerHandle:
-    args = [sys.executable, "-m", "referral_site.embedded", "serve", "--engine", engine,
-            "--port", str(port)]
+def _spawn(
+    *, engine: str, port: int, db_file: Path | None, log_file: Path | None, detach: bool = True
+) -> ServerHandle:
+    args = [
+        sys.executable,
+        "-m",
+        "referral_site.embedded",
+        "serve",
+        "--engine",
+        engine,
+        "--port",
+        str(port),
+    ]
     if not detach:
         # A per-run server ends with the process that started it, even when
         # that process is killed before it can stop the server.
@@ -231,11 +240,20 @@ def _spawn(*, engine: str, port: int, db_file: Path | None, log_file: Path | Non
         args += ["--path", str(db_file)]
     log = open(log_file, "ab") if log_file is not None else subprocess.DEVNULL  # noqa: SIM115
     project_root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(project_root), os.environ.get("PYTHONPATH", "")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(project_root), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    }
     proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own module
-        args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-        start_new_session=detach, cwd=project_root,
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=env,
+        start_new_session=detach,
+        cwd=project_root,
     )
     if log_file is not None:
         log.close()
@@ -278,8 +296,9 @@ def start_ephemeral(port: int | None = None) -> EphemeralServer:
     port = port or free_port()
     if not port_is_free(port):
         raise EmbeddedServerError(f"port {port} is in use by another program; choose another port")
-    return EphemeralServer(_spawn(engine="memory", port=port, db_file=None, log_file=None,
-                                  detach=False))
+    return EphemeralServer(
+        _spawn(engine="memory", port=port, db_file=None, log_file=None, detach=False)
+    )
 
 
 # --------------------------------------------------------------------------
@@ -337,8 +356,14 @@ def redundant_unique_index_names(indexes) -> set[str]:
     any document C would reject, S rejects first: C's check adds nothing.
     (referrals: {referrerId, referredUserId} is implied by {referredUserId}.)
     """
-    plain = [i for i in indexes if _index_get(i, "unique") and not _index_get(i, "collation")
-             and not _index_get(i, "sparse") and not _index_get(i, "multikey")]
+    plain = [
+        i
+        for i in indexes
+        if _index_get(i, "unique")
+        and not _index_get(i, "collation")
+        and not _index_get(i, "sparse")
+        and not _index_get(i, "multikey")
+    ]
     redundant = set()
     for compound in plain:
         fields = set(_index_get(compound, "fields") or ())
@@ -388,8 +413,7 @@ def _install_redundant_unique_check_skip() -> None:
 
     ensure_unique = MemoryEngine._ensure_unique_indexes
 
-    def _ensure_unique_indexes(self, db_name, coll_name, candidate, *, indexes_view=None,
-                               **kwargs):
+    def _ensure_unique_indexes(self, db_name, coll_name, candidate, *, indexes_view=None, **kwargs):
         source = self._indexes if indexes_view is None else indexes_view
         indexes = source.get(db_name, {}).get(coll_name, [])
         view = {db_name: {coll_name: _without_redundant_unique(indexes)}}
@@ -410,11 +434,13 @@ def _install_redundant_unique_check_skip() -> None:
 
     def _load_indexes(self, db_name, coll_name):
         indexes = load_indexes(self, db_name, coll_name)
-        return _without_redundant_unique(indexes) if getattr(checking, "active", False) else (
-            indexes)
+        return (
+            _without_redundant_unique(indexes) if getattr(checking, "active", False) else (indexes)
+        )
 
     SQLiteEngine._validate_document_against_unique_indexes = (
-        _validate_document_against_unique_indexes)
+        _validate_document_against_unique_indexes
+    )
     SQLiteEngine._load_indexes = _load_indexes
 
 
@@ -429,11 +455,18 @@ def _install_sqlite_text_count_fix() -> None:
 
     original = SQLiteEngine.count_find_semantics
 
-    async def count_find_semantics(self, db_name, coll_name, semantics, *, context=None,
-                                   operation_context=None):
+    async def count_find_semantics(
+        self, db_name, coll_name, semantics, *, context=None, operation_context=None
+    ):
         if getattr(semantics, "text_query", None) is None:
-            return await original(self, db_name, coll_name, semantics, context=context,
-                                  operation_context=operation_context)
+            return await original(
+                self,
+                db_name,
+                coll_name,
+                semantics,
+                context=context,
+                operation_context=operation_context,
+            )
         session = operation_context.session if operation_context is not None else context
         count = 0
         async for _ in self.scan_find_semantics(db_name, coll_name, semantics, context=session):
@@ -449,8 +482,10 @@ _FIELD_SPEC_STAGES = {"$project", "$addFields", "$set"}
 def _is_embedded_document_spec(value) -> bool:
     # {"title": 1} or {"title": "$products.title"}: a document of fields, not
     # an operator expression such as {"$literal": ...} or {"$cond": ...}.
-    return isinstance(value, dict) and bool(value) and not any(
-        isinstance(key, str) and key.startswith("$") for key in value
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and not any(isinstance(key, str) and key.startswith("$") for key in value)
     )
 
 
@@ -478,16 +513,20 @@ def flatten_pipeline(pipeline: list) -> list:
         if not isinstance(stage, dict) or len(stage) != 1:
             rewritten.append(stage)
             continue
-        (operator, spec), = stage.items()
+        ((operator, spec),) = stage.items()
         if operator in _FIELD_SPEC_STAGES and isinstance(spec, dict):
             spec = _flatten_field_spec(spec)
-        elif operator in ("$lookup", "$unionWith") and isinstance(spec, dict) and isinstance(
-            spec.get("pipeline"), list
+        elif (
+            operator in ("$lookup", "$unionWith")
+            and isinstance(spec, dict)
+            and isinstance(spec.get("pipeline"), list)
         ):
             spec = {**spec, "pipeline": flatten_pipeline(spec["pipeline"])}
         elif operator == "$facet" and isinstance(spec, dict):
-            spec = {name: flatten_pipeline(sub) if isinstance(sub, list) else sub
-                    for name, sub in spec.items()}
+            spec = {
+                name: flatten_pipeline(sub) if isinstance(sub, list) else sub
+                for name, sub in spec.items()
+            }
         rewritten.append({operator: spec})
     return rewritten
 
@@ -504,12 +543,16 @@ def _install_nested_projection_fix() -> None:
     original = WireCommandExecutor._build_request_context
 
     def _build_request_context(self, body, **kwargs):
-        if isinstance(body, dict) and "aggregate" in body and isinstance(
-            body.get("pipeline"), list
+        if (
+            isinstance(body, dict)
+            and "aggregate" in body
+            and isinstance(body.get("pipeline"), list)
         ):
             # Same key order: the command name must stay the first key.
-            body = {key: (flatten_pipeline(value) if key == "pipeline" else value)
-                    for key, value in body.items()}
+            body = {
+                key: (flatten_pipeline(value) if key == "pipeline" else value)
+                for key, value in body.items()
+            }
         return original(self, body, **kwargs)
 
     WireCommandExecutor._build_request_context = _build_request_context
@@ -587,8 +630,7 @@ def _main(argv: list[str]) -> int:
     serve_parser.add_argument("--engine", choices=("memory", "sqlite"), required=True)
     serve_parser.add_argument("--port", type=int, required=True)
     serve_parser.add_argument("--path")
-    serve_parser.add_argument("--parent-pid", type=int,
-                              help="stop when this process is gone")
+    serve_parser.add_argument("--parent-pid", type=int, help="stop when this process is gone")
     args = parser.parse_args(argv)
     return serve(args.engine, args.port, args.path, args.parent_pid)
 

@@ -8,8 +8,9 @@ class ApplicationError(Exception):
     ``errors`` maps several fields to their messages when more than one is wrong.
     """
 
-    def __init__(self, message: str, *, field: str | None = None,
-                 errors: dict[str, str] | None = None):
+    def __init__(
+        self, message: str, *, field: str | None = None, errors: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.field = field

@@ -27,8 +27,9 @@ class IntentTokenField(forms.CharField):
 
     widget = forms.HiddenInput
 
-    def __init__(self, *, expired_message: str = "This form has expired; reload the page.",
-                 **kwargs):
+    def __init__(
+        self, *, expired_message: str = "This form has expired; reload the page.", **kwargs
+    ):
         self.expired_message = expired_message
         super().__init__(**kwargs)
 

@@ -66,8 +66,15 @@ class Facets:
     extra: dict
 
 
-def facet_page(collection, *, match: dict, sort: dict, page: int, per_page: int,
-               extra_facets: dict | None = None) -> Facets:
+def facet_page(
+    collection,
+    *,
+    match: dict,
+    sort: dict,
+    page: int,
+    per_page: int,
+    extra_facets: dict | None = None,
+) -> Facets:
     """One page of ``collection`` and its total count in one aggregation.
 
     A page beyond the last (a stale link, a hand-edited number) is answered
@@ -83,8 +90,14 @@ def facet_page(collection, *, match: dict, sort: dict, page: int, per_page: int,
     count = (result.get("count") or [{}])[0].get("n", 0)
     last = max(1, ceil(count / per_page))
     if page > last:
-        return facet_page(collection, match=match, sort=sort, page=last, per_page=per_page,
-                          extra_facets=extra_facets)
+        return facet_page(
+            collection,
+            match=match,
+            sort=sort,
+            page=last,
+            per_page=per_page,
+            extra_facets=extra_facets,
+        )
     extra = {key: result.get(key, []) for key in (extra_facets or {})}
     return Facets(rows=result.get("rows", []), count=count, number=page, extra=extra)
 

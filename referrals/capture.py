@@ -16,8 +16,13 @@ def referral_code_remember(request, response, code: str) -> None:
     # Signed, so a visitor cannot plant an arbitrary value that we would show
     # back; it is still only a hint, checked again at sign-up.
     response.set_signed_cookie(
-        REFERRAL_COOKIE, code, salt=_COOKIE_SALT, max_age=settings.REFERRAL_COOKIE_MAX_AGE,
-        httponly=True, samesite="Lax", secure=request.is_secure(),
+        REFERRAL_COOKIE,
+        code,
+        salt=_COOKIE_SALT,
+        max_age=settings.REFERRAL_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
     )
 
 
@@ -25,8 +30,12 @@ def referral_code_remembered(request) -> str | None:
     """The code from the session, else from the signed cookie, else None."""
     code = request.session.get(REFERRAL_SESSION_KEY)
     if not code:
-        code = request.get_signed_cookie(REFERRAL_COOKIE, default=None, salt=_COOKIE_SALT,
-                                         max_age=settings.REFERRAL_COOKIE_MAX_AGE)
+        code = request.get_signed_cookie(
+            REFERRAL_COOKIE,
+            default=None,
+            salt=_COOKIE_SALT,
+            max_age=settings.REFERRAL_COOKIE_MAX_AGE,
+        )
     return code or None
 
 

@@ -43,23 +43,31 @@ def referral_reward_key(referral_id, user_id) -> str:
     return f"referral-reward:{referral_id}:{user_id}"
 
 
-def referral_reward_grants(*, conversion: Conversion,
-                           purchase_id: ObjectId | None) -> list[CreditGrant]:
+def referral_reward_grants(
+    *, conversion: Conversion, purchase_id: ObjectId | None
+) -> list[CreditGrant]:
     """The credits a conversion earns: the one place that says who gets what."""
     grants = [
-        CreditGrant(user_id=conversion.referrer_id, amount=settings.REFERRAL_REWARD_REFERRER,
-                    kind=Kind.REFERRAL_REWARD_REFERRER,
-                    idempotency_key=referral_reward_key(conversion.referral_id,
-                                                        conversion.referrer_id),
-                    reason="Your referral made a first purchase",
-                    referral_id=conversion.referral_id, purchase_id=purchase_id),
-        CreditGrant(user_id=conversion.referred_user_id,
-                    amount=settings.REFERRAL_REWARD_REFERRED,
-                    kind=Kind.REFERRAL_REWARD_REFERRED,
-                    idempotency_key=referral_reward_key(conversion.referral_id,
-                                                        conversion.referred_user_id),
-                    reason="Welcome reward for your first purchase",
-                    referral_id=conversion.referral_id, purchase_id=purchase_id),
+        CreditGrant(
+            user_id=conversion.referrer_id,
+            amount=settings.REFERRAL_REWARD_REFERRER,
+            kind=Kind.REFERRAL_REWARD_REFERRER,
+            idempotency_key=referral_reward_key(conversion.referral_id, conversion.referrer_id),
+            reason="Your referral made a first purchase",
+            referral_id=conversion.referral_id,
+            purchase_id=purchase_id,
+        ),
+        CreditGrant(
+            user_id=conversion.referred_user_id,
+            amount=settings.REFERRAL_REWARD_REFERRED,
+            kind=Kind.REFERRAL_REWARD_REFERRED,
+            idempotency_key=referral_reward_key(
+                conversion.referral_id, conversion.referred_user_id
+            ),
+            reason="Welcome reward for your first purchase",
+            referral_id=conversion.referral_id,
+            purchase_id=purchase_id,
+        ),
     ]
     return [g for g in grants if g.amount > 0]
 
@@ -69,8 +77,14 @@ def _convert(*, referred_user_id: ObjectId) -> Conversion | None:
     now = timezone.now()
     document = collection(Referral).find_one_and_update(
         {"referredUserId": referred_user_id, "status": ReferralStatus.PENDING},
-        {"$set": {"status": ReferralStatus.CONVERTED, "convertedAt": now,
-                  "creditsAwarded": True, "updatedAt": now}},
+        {
+            "$set": {
+                "status": ReferralStatus.CONVERTED,
+                "convertedAt": now,
+                "creditsAwarded": True,
+                "updatedAt": now,
+            }
+        },
         projection={"referrerId": 1, "referredUserId": 1},
         return_document=ReturnDocument.AFTER,
         session=connection.session,
@@ -82,19 +96,28 @@ def _converted(*, referred_user_id: ObjectId) -> Conversion | None:
     """The user's referral when an earlier attempt already converted it."""
     document = collection(Referral).find_one(
         {"referredUserId": referred_user_id, "status": ReferralStatus.CONVERTED},
-        projection={"referrerId": 1, "referredUserId": 1}, session=connection.session)
+        projection={"referrerId": 1, "referredUserId": 1},
+        session=connection.session,
+    )
     return _as_conversion(document)
 
 
 def _as_conversion(document: dict | None) -> Conversion | None:
     if document is None:
         return None
-    return Conversion(referral_id=document["_id"], referrer_id=document["referrerId"],
-                      referred_user_id=document["referredUserId"])
+    return Conversion(
+        referral_id=document["_id"],
+        referrer_id=document["referrerId"],
+        referred_user_id=document["referredUserId"],
+    )
 
 
-def referral_award(*, conversion: Conversion, purchase_id: ObjectId | None,
-                   also: Callable[[], object] | None = None) -> list[AppliedGrant]:
+def referral_award(
+    *,
+    conversion: Conversion,
+    purchase_id: ObjectId | None,
+    also: Callable[[], object] | None = None,
+) -> list[AppliedGrant]:
     """Credit both users for a converted referral; safe to call again.
 
     ``also`` is the caller's own record of the award (the purchase's
@@ -112,9 +135,9 @@ def referral_award(*, conversion: Conversion, purchase_id: ObjectId | None,
     return run_atomically(award)
 
 
-def referral_convert_for_purchase(*, referred_user_id: ObjectId, purchase_id: ObjectId,
-                                  also: Callable[[], object] | None = None
-                                  ) -> Conversion | None:
+def referral_convert_for_purchase(
+    *, referred_user_id: ObjectId, purchase_id: ObjectId, also: Callable[[], object] | None = None
+) -> Conversion | None:
     """Convert the buyer's referral and award both users; None when there is none.
 
     Safe to repeat: a referral converted by an earlier, interrupted attempt is
@@ -122,7 +145,8 @@ def referral_convert_for_purchase(*, referred_user_id: ObjectId, purchase_id: Ob
     hears of it once, from the call that recorded their reward.
     """
     conversion = _convert(referred_user_id=referred_user_id) or _converted(
-        referred_user_id=referred_user_id)
+        referred_user_id=referred_user_id
+    )
     if conversion is None:
         return None
     applied = referral_award(conversion=conversion, purchase_id=purchase_id, also=also)
@@ -150,5 +174,8 @@ def _notify_referrer(*, conversion: Conversion, applied: list[AppliedGrant]) -> 
     except Exception as exc:  # noqa: BLE001 - mail trouble must not undo a stored award
         # The exception's text can hold the address (SMTPRecipientsRefused):
         # log its type only.
-        logger.error("referral award e-mail failed for referral %s: %s",
-                     conversion.referral_id, type(exc).__name__)
+        logger.error(
+            "referral award e-mail failed for referral %s: %s",
+            conversion.referral_id,
+            type(exc).__name__,
+        )

@@ -34,31 +34,47 @@ def referral_link(request, user) -> str:
     return request.build_absolute_uri(reverse("referrals:link", args=[user.referral_code]))
 
 
-def pager(page, *, part: str, param: str, fragment_keep: dict, keep: dict,
-          labels: tuple[str, str], label: str) -> dict:
+def pager(
+    page,
+    *,
+    part: str,
+    param: str,
+    fragment_keep: dict,
+    keep: dict,
+    labels: tuple[str, str],
+    label: str,
+) -> dict:
     """Previous/next links for one paginated block of the dashboard.
 
     ``href`` (also pushed to the address bar) keeps the whole page's state;
     ``hx`` asks for the block alone.
     """
+
     def link(number: int) -> dict[str, str]:
-        return {"href": "?" + urlencode({param: number, **keep}),
-                "hx": "?" + urlencode({"part": part, param: number, **fragment_keep})}
+        return {
+            "href": "?" + urlencode({param: number, **keep}),
+            "hx": "?" + urlencode({"part": part, param: number, **fragment_keep}),
+        }
 
     return {
-        "page": page, "target": part, "label": label,
+        "page": page,
+        "target": part,
+        "label": label,
         "previous": link(page.previous_page_number) if page.has_previous else None,
         "next": link(page.next_page_number) if page.has_next else None,
-        "previous_label": labels[0], "next_label": labels[1],
+        "previous_label": labels[0],
+        "next_label": labels[1],
     }
 
 
 def share_links(link: str, name: str) -> dict[str, str]:
-    text = (f"{name} invites you to the Referral Store: sign up with this link and we both "
-            f"earn credits on your first purchase.")
+    text = (
+        f"{name} invites you to the Referral Store: sign up with this link and we both "
+        f"earn credits on your first purchase."
+    )
     return {
         "email": f"mailto:?subject={quote('Join me at the Referral Store')}"
-                 f"&body={quote(text + ' ' + link)}",
+        f"&body={quote(text + ' ' + link)}",
         "x": f"https://twitter.com/intent/tweet?text={quote(text)}&url={quote(link)}",
         "whatsapp": f"https://wa.me/?text={quote(text + ' ' + link)}",
         "linkedin": f"https://www.linkedin.com/sharing/share-offsite/?url={quote(link)}",
@@ -73,10 +89,13 @@ def dashboard(request):
     part = part if part in PARTS else None
     sort = request.GET.get("sort")
     sort = sort if sort in REFERRAL_SORTS else DEFAULT_REFERRAL_SORT
-    context = {"sort": sort, "credit_value": settings.CREDIT_VALUE,
-               "balance_value": credits_value(user.credits),
-               "reward_referrer": settings.REFERRAL_REWARD_REFERRER,
-               "reward_referred": settings.REFERRAL_REWARD_REFERRED}
+    context = {
+        "sort": sort,
+        "credit_value": settings.CREDIT_VALUE,
+        "balance_value": credits_value(user.credits),
+        "reward_referrer": settings.REFERRAL_REWARD_REFERRER,
+        "reward_referred": settings.REFERRAL_REWARD_REFERRED,
+    }
     if part in (None, "stats", "referrals"):
         context.update(_referrals_block(request, sort))
     if part in (None, "statement"):
@@ -93,27 +112,50 @@ def dashboard(request):
 
 def _referrals_block(request, sort: str) -> dict:
     stats, referrals = referral_dashboard_referrals(
-        referrer_id=request.user.pk, page=page_number(request.GET.get("rpage")), sort=sort)
-    return {"stats": stats, "referrals": referrals, "referrals_pager": pager(
-        referrals, part="referrals", param="rpage", fragment_keep={"sort": sort},
-        keep={"sort": sort, "spage": request.GET.get("spage", 1)},
-        labels=("Previous", "Next"), label="Referred friends pages")}
+        referrer_id=request.user.pk, page=page_number(request.GET.get("rpage")), sort=sort
+    )
+    return {
+        "stats": stats,
+        "referrals": referrals,
+        "referrals_pager": pager(
+            referrals,
+            part="referrals",
+            param="rpage",
+            fragment_keep={"sort": sort},
+            keep={"sort": sort, "spage": request.GET.get("spage", 1)},
+            labels=("Previous", "Next"),
+            label="Referred friends pages",
+        ),
+    }
 
 
 def _statement_block(request, sort: str) -> dict:
-    statement = credit_statement(user_id=request.user.pk,
-                                 page=page_number(request.GET.get("spage")))
-    return {"statement": statement, "statement_pager": pager(
-        statement, part="statement", param="spage", fragment_keep={},
-        keep={"sort": sort, "rpage": request.GET.get("rpage", 1)},
-        labels=("Newer", "Older"), label="Statement pages")}
+    statement = credit_statement(
+        user_id=request.user.pk, page=page_number(request.GET.get("spage"))
+    )
+    return {
+        "statement": statement,
+        "statement_pager": pager(
+            statement,
+            part="statement",
+            param="spage",
+            fragment_keep={},
+            keep={"sort": sort, "rpage": request.GET.get("rpage", 1)},
+            labels=("Newer", "Older"),
+            label="Statement pages",
+        ),
+    }
 
 
 def _share_block(request) -> dict:
     link = referral_link(request, request.user)
-    return {"link": link, "share": share_links(link, request.user.name),
-            "qr_svg": segno.make(link, error="m").svg_inline(
-                scale=4, title="QR code of your referral link")}
+    return {
+        "link": link,
+        "share": share_links(link, request.user.name),
+        "qr_svg": segno.make(link, error="m").svg_inline(
+            scale=4, title="QR code of your referral link"
+        ),
+    }
 
 
 def _award_arrived(request, user) -> bool:

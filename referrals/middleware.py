@@ -59,7 +59,8 @@ class ClerkSessionMiddleware:
         code = referral_code_remembered(request) if hasattr(request, "session") else None
         try:
             user, created = user_get_or_create_for_clerk(
-                clerk_user_id=claims["sub"], name=clerk_name_from_claims(claims),
+                clerk_user_id=claims["sub"],
+                name=clerk_name_from_claims(claims),
                 referral_code=code,
             )
         except (ApplicationError, ValidationError):

@@ -25,7 +25,9 @@ class Referral(models.Model):
         db_column="referredUserId",
     )
     status = models.CharField(
-        max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.PENDING,
+        max_length=10,
+        choices=ReferralStatus.choices,
+        default=ReferralStatus.PENDING,
         db_column="status",
     )
     credits_awarded = models.BooleanField(default=False, db_column="creditsAwarded")

@@ -29,25 +29,41 @@ from referrals.services import referral_create
 def signups_reconcile(run: RepairRun) -> None:
     missing = run.finding("referred users without their referral document")
     miscounted = run.finding("referrers whose totalReferredUsers differs from their referrals")
-    referred = dict(User.objects.filter(referred_by__isnull=False).values_list(
-        "pk", "referred_by_id"))
-    recorded = set(filter_in(Referral.objects.values_list("referred_user_id", flat=True),
-                             "referred_user_id", referred))
-    joined_recently = set(User.objects.filter(
-        referred_by__isnull=False, created_at__gt=run.cutoff).values_list("pk", flat=True))
+    referred = dict(
+        User.objects.filter(referred_by__isnull=False).values_list("pk", "referred_by_id")
+    )
+    recorded = set(
+        filter_in(
+            Referral.objects.values_list("referred_user_id", flat=True),
+            "referred_user_id",
+            referred,
+        )
+    )
+    joined_recently = set(
+        User.objects.filter(referred_by__isnull=False, created_at__gt=run.cutoff).values_list(
+            "pk", flat=True
+        )
+    )
     for user_id, referrer_id in referred.items():
         if user_id in recorded or user_id in joined_recently:
             continue
         missing.items.append(user_id)
         if run.fix:
-            referral_create(referrer=User.objects.get(pk=referrer_id),
-                            referred_user=User.objects.get(pk=user_id))
+            referral_create(
+                referrer=User.objects.get(pk=referrer_id),
+                referred_user=User.objects.get(pk=user_id),
+            )
 
-    counts = {row["_id"]: row["n"] for row in collection(Referral).aggregate(
-        [{"$group": {"_id": "$referrerId", "n": {"$sum": 1}}}])}
+    counts = {
+        row["_id"]: row["n"]
+        for row in collection(Referral).aggregate(
+            [{"$group": {"_id": "$referrerId", "n": {"$sum": 1}}}]
+        )
+    }
     # A referral is inserted before its referrer is counted.
-    counting = set(Referral.objects.filter(created_at__gt=run.cutoff).values_list(
-        "referrer_id", flat=True))
+    counting = set(
+        Referral.objects.filter(created_at__gt=run.cutoff).values_list("referrer_id", flat=True)
+    )
     for user_id, cached in User.objects.values_list("pk", "total_referred_users").iterator():
         actual = counts.get(user_id, 0)
         if cached == actual or user_id in counting:
@@ -56,20 +72,24 @@ def signups_reconcile(run: RepairRun) -> None:
         if run.fix:
             # Compare-and-set: a sign-up counting right now wins; rerun later.
             User.objects.filter(pk=user_id, total_referred_users=cached).update(
-                total_referred_users=actual, updated_at=timezone.now())
+                total_referred_users=actual, updated_at=timezone.now()
+            )
 
 
-def awards_reconcile(run: RepairRun, *,
-                     purchase_id_for: Callable[[ObjectId], ObjectId | None]) -> None:
+def awards_reconcile(
+    run: RepairRun, *, purchase_id_for: Callable[[ObjectId], ObjectId | None]
+) -> None:
     """Converted referrals missing a reward entry; ``purchase_id_for`` names the
     referred user's qualifying purchase (the purchases app knows it)."""
     found = run.finding("converted referrals missing an award")
     converted = Referral.objects.filter(status=ReferralStatus.CONVERTED).values_list(
-        "pk", "referrer_id", "referred_user_id")
+        "pk", "referrer_id", "referred_user_id"
+    )
     expected = {}
     for referral_id, referrer_id, referred_id in converted:
-        conversion = Conversion(referral_id=referral_id, referrer_id=referrer_id,
-                                referred_user_id=referred_id)
+        conversion = Conversion(
+            referral_id=referral_id, referrer_id=referrer_id, referred_user_id=referred_id
+        )
         for grant in referral_reward_grants(conversion=conversion, purchase_id=None):
             expected[grant.idempotency_key] = conversion
     present = ledger_keys_present(list(expected))
@@ -77,5 +97,6 @@ def awards_reconcile(run: RepairRun, *,
     for conversion in incomplete:
         found.items.append(conversion.referral_id)
         if run.fix:
-            referral_award(conversion=conversion,
-                           purchase_id=purchase_id_for(conversion.referred_user_id))
+            referral_award(
+                conversion=conversion, purchase_id=purchase_id_for(conversion.referred_user_id)
+            )

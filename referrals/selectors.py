@@ -58,10 +58,13 @@ class ReferredUserRow:
     converted_at: datetime | None
 
 
-def referral_dashboard_referrals(*, referrer_id, page: int = 1,
-                                 sort: str = DEFAULT_REFERRAL_SORT,
-                                 per_page: int = REFERRALS_PER_PAGE
-                                 ) -> tuple[ReferralStats, Page]:
+def referral_dashboard_referrals(
+    *,
+    referrer_id,
+    page: int = 1,
+    sort: str = DEFAULT_REFERRAL_SORT,
+    per_page: int = REFERRALS_PER_PAGE,
+) -> tuple[ReferralStats, Page]:
     """The referrer's statistics and one page of the people they referred.
 
     One aggregation (schema.md, "User Statistics", without the $lookup): a
@@ -71,27 +74,46 @@ def referral_dashboard_referrals(*, referrer_id, page: int = 1,
     by _id).
     """
     result = facet_page(
-        collection(Referral), match={"referrerId": referrer_id},
-        sort=REFERRAL_SORTS.get(sort, REFERRAL_SORTS[DEFAULT_REFERRAL_SORT]), page=page,
+        collection(Referral),
+        match={"referrerId": referrer_id},
+        sort=REFERRAL_SORTS.get(sort, REFERRAL_SORTS[DEFAULT_REFERRAL_SORT]),
+        page=page,
         per_page=per_page,
-        extra_facets={"stats": [{"$group": {
-            "_id": None,
-            "total": {"$sum": 1},
-            "converted": {"$sum": {"$cond": [
-                {"$eq": ["$status", ReferralStatus.CONVERTED.value]}, 1, 0]}},
-        }}]},
+        extra_facets={
+            "stats": [
+                {
+                    "$group": {
+                        "_id": None,
+                        "total": {"$sum": 1},
+                        "converted": {
+                            "$sum": {
+                                "$cond": [
+                                    {"$eq": ["$status", ReferralStatus.CONVERTED.value]},
+                                    1,
+                                    0,
+                                ]
+                            }
+                        },
+                    }
+                }
+            ]
+        },
     )
     stats_doc = (result.extra["stats"] or [{}])[0]
-    stats = ReferralStats(total=stats_doc.get("total", 0),
-                          converted=stats_doc.get("converted", 0))
+    stats = ReferralStats(total=stats_doc.get("total", 0), converted=stats_doc.get("converted", 0))
     names = {}
     if result.rows:
         users = collection(User).find(
-            {"_id": {"$in": [d["referredUserId"] for d in result.rows]}}, {"name": 1})
+            {"_id": {"$in": [d["referredUserId"] for d in result.rows]}}, {"name": 1}
+        )
         names = {u["_id"]: u.get("name", "") for u in users}
-    rows = [ReferredUserRow(name=names.get(d["referredUserId"], "(deleted)"),
-                            joined=aware(d["createdAt"]), status=d["status"],
-                            converted_at=aware(d.get("convertedAt")))
-            for d in result.rows]
-    return stats, Page(object_list=rows, number=result.number, per_page=per_page,
-                       count=stats.total)
+    rows = [
+        ReferredUserRow(
+            name=names.get(d["referredUserId"], "(deleted)"),
+            joined=aware(d["createdAt"]),
+            status=d["status"],
+            converted_at=aware(d.get("convertedAt")),
+        )
+        for d in result.rows
+    ]
+    return stats, Page(object_list=rows, number=result.number, per_page=per_page, count=stats.total)

@@ -83,9 +83,7 @@ def referral_create(*, referrer: User, referred_user: User) -> Referral:
 # --- Sign-up with a code ----------------------------------------------------------
 
 
-def user_signup(
-    *, name: str, email: str, password: str, referral_code: str | None = None
-) -> User:
+def user_signup(*, name: str, email: str, password: str, referral_code: str | None = None) -> User:
     """Sign-up from the site: a local account, referred when a code is given.
 
     Steps, each safe to repeat (no multi-document transaction):
@@ -104,8 +102,10 @@ def user_signup(
     if referral_code_normalize(referral_code):
         referrer = user_get_by_referral_code(code=referral_code)
         if referrer is None:
-            raise ReferralCodeUnknown("No account has this referral code. Check it, or leave "
-                                      "the field empty.", field="referral_code")
+            raise ReferralCodeUnknown(
+                "No account has this referral code. Check it, or leave the field empty.",
+                field="referral_code",
+            )
     try:
         user = user_create(email=email, password=password, name=name, referred_by=referrer)
     except EmailTaken:
@@ -139,8 +139,13 @@ def user_get_or_create_for_clerk(
         return user, False
     referrer = user_get_by_referral_code(code=referral_code) if referral_code else None
     try:
-        user = user_create(email=None, password=None, name=name or CLERK_DEFAULT_NAME,
-                           clerk_user_id=clerk_user_id, referred_by=referrer)
+        user = user_create(
+            email=None,
+            password=None,
+            name=name or CLERK_DEFAULT_NAME,
+            clerk_user_id=clerk_user_id,
+            referred_by=referrer,
+        )
     except ClerkUserTaken:
         # A concurrent first request inserted it; the unique index picked that one.
         user = User.objects.get(clerk_user_id=clerk_user_id)

@@ -29,13 +29,17 @@ from referrals.services import user_signup
 def referral_link(request, code: str):
     if request.user.is_authenticated:
         # A user is referred only at sign-up; an existing account is never re-referred.
-        messages.info(request, "You already have an account, so this invitation link does "
-                               "not apply to you.")
+        messages.info(
+            request, "You already have an account, so this invitation link does not apply to you."
+        )
         return redirect("home")
     referrer = user_get_by_referral_code(code=code)
     if referrer is None:
-        messages.warning(request, "This invitation link is not valid (the referral code was "
-                                  "not found). You can still sign up without it.")
+        messages.warning(
+            request,
+            "This invitation link is not valid (the referral code was "
+            "not found). You can still sign up without it.",
+        )
         return redirect("referrals:signup")
     response = redirect("referrals:signup")
     referral_code_remember(request, response, referral_code_normalize(code))
@@ -55,10 +59,15 @@ def signup(request):
         return _signup_page(request, form, inviter=inviter)
     exceeded = rate_limited(request, scope=ratelimit.SCOPE_AUTH, email=request.POST.get("email"))
     if exceeded:
-        form = SignupForm(initial={
-            key: request.POST.get(key, "") for key in ("name", "email", "referral_code")})
-        return too_many_attempts(request, "accounts/signup.html",
-                                 {"form": form, "next": safe_next(request) or ""}, exceeded)
+        form = SignupForm(
+            initial={key: request.POST.get(key, "") for key in ("name", "email", "referral_code")}
+        )
+        return too_many_attempts(
+            request,
+            "accounts/signup.html",
+            {"form": form, "next": safe_next(request) or ""},
+            exceeded,
+        )
     form = SignupForm(request.POST)
     if form.is_valid():
         try:
@@ -72,8 +81,11 @@ def signup(request):
 
 
 def _signup_page(request, form, *, inviter):
-    return render(request, "accounts/signup.html",
-                  {"form": form, "inviter": inviter, "next": safe_next(request) or ""})
+    return render(
+        request,
+        "accounts/signup.html",
+        {"form": form, "inviter": inviter, "next": safe_next(request) or ""},
+    )
 
 
 def _signed_up(request, user, target: str):

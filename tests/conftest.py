@@ -33,8 +33,9 @@ def user(user_factory):
 
 @pytest.fixture
 def staff_user(db):
-    return UserFactory(name="Staff Member", email="staff@example.com", is_staff=True,
-                       is_superuser=True)
+    return UserFactory(
+        name="Staff Member", email="staff@example.com", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture
@@ -64,9 +65,11 @@ def _rsa_key():
 
 
 def _public_pem(private_key) -> str:
-    return private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @pytest.fixture(scope="session")
@@ -123,13 +126,20 @@ def referred(user_factory, referrer):
 def make_purchase(db):
     """Purchases written directly, completed unless a status is given."""
 
-    def make(*, user, product, amount, credits_used=0, credit_amount="0.00",
-             status="completed", **extra):
+    def make(
+        *, user, product, amount, credits_used=0, credit_amount="0.00", status="completed", **extra
+    ):
         amount, credit_amount = Decimal(amount), Decimal(credit_amount)
         return Purchase.objects.create(
-            user=user, product=product, product_name=product.title, amount=amount,
-            credits_used=credits_used, credit_amount=credit_amount,
-            cash_amount=amount - credit_amount, status=status, **extra,
+            user=user,
+            product=product,
+            product_name=product.title,
+            amount=amount,
+            credits_used=credits_used,
+            credit_amount=credit_amount,
+            cash_amount=amount - credit_amount,
+            status=status,
+            **extra,
         )
 
     return make

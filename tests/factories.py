@@ -54,8 +54,7 @@ class ReferralFactory(DjangoModelFactory[Referral]):
         model = Referral
 
     referrer = factory.SubFactory(UserFactory)
-    referred_user = factory.SubFactory(
-        UserFactory, referred_by=factory.SelfAttribute("..referrer"))
+    referred_user = factory.SubFactory(UserFactory, referred_by=factory.SelfAttribute("..referrer"))
     status = ReferralStatus.PENDING
     credits_awarded = False
 

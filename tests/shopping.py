@@ -12,8 +12,13 @@ DECLINED = {"card_number": "4000 0000 0000 0002", "card_expiry": "12/34", "card_
 
 def give_credits(user, n):
     """Add ``n`` credits through the ledger; every call is a grant of its own."""
-    credits_grant(user_id=user.pk, amount=n, kind=Kind.ADJUSTMENT,
-                  idempotency_key=f"test-grant:{uuid.uuid4().hex}", reason="test credits")
+    credits_grant(
+        user_id=user.pk,
+        amount=n,
+        kind=Kind.ADJUSTMENT,
+        idempotency_key=f"test-grant:{uuid.uuid4().hex}",
+        reason="test credits",
+    )
     user.refresh_from_db()
     return user
 

@@ -30,9 +30,10 @@ class DatabaseWrapper(MongoDatabaseWrapper):
     def get_new_connection(self, conn_params):
         from referral_site.db_monitoring import event_listeners
 
-        conn_params = {**conn_params,
-                       "event_listeners": [*conn_params.get("event_listeners", ()),
-                                           *event_listeners()]}
+        conn_params = {
+            **conn_params,
+            "event_listeners": [*conn_params.get("event_listeners", ()), *event_listeners()],
+        }
         return super().get_new_connection(conn_params)
 
     def init_connection_state(self):

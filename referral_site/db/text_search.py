@@ -52,8 +52,9 @@ def forget_text_index(model=None) -> None:
         _text_index_seen.pop(model._meta.db_table, None)
 
 
-def text_search(model, *, mongo_filter: dict, ordering: tuple[str, ...]
-                ) -> TextSearchResults | None:
+def text_search(
+    model, *, mongo_filter: dict, ordering: tuple[str, ...]
+) -> TextSearchResults | None:
     """The documents matching ``mongo_filter`` (which holds a top-level ``$text``).
 
     None when the collection has no text index, when nothing matches, or when
@@ -82,8 +83,9 @@ class TextSearchResults:
     def __init__(self, model, *, mongo_filter: dict, ordering: tuple[str, ...]):
         self.model = model
         self.mongo_filter = mongo_filter
-        self.sort = {self._column(name.lstrip("-")): -1 if name.startswith("-") else 1
-                     for name in ordering}
+        self.sort = {
+            self._column(name.lstrip("-")): -1 if name.startswith("-") else 1 for name in ordering
+        }
         self._count: int | None = None
 
     def _column(self, field_name: str) -> str:

@@ -73,8 +73,9 @@ def schema_version(db: Database) -> dict[str, str]:
     return dict(sorted(latest.items()))
 
 
-def backup_database(db: Database, destination: Path, *, show_progress: bool = False
-                    ) -> BackupResult:
+def backup_database(
+    db: Database, destination: Path, *, show_progress: bool = False
+) -> BackupResult:
     """Write every collection of ``db`` to the new directory ``destination``."""
     collections, skipped = [], []
     for info in db.list_collections():
@@ -92,27 +93,39 @@ def backup_database(db: Database, destination: Path, *, show_progress: bool = Fa
         for name, options in collections:
             stem = file_stem(name)
             count, data_sha = _write_documents(
-                db, name, work / f"{stem}.jsonl",
-                bars.task(name, db[name].estimated_document_count() if show_progress
-                          else None))
+                db,
+                name,
+                work / f"{stem}.jsonl",
+                bars.task(name, db[name].estimated_document_count() if show_progress else None),
+            )
             metadata = {
                 "collection": name,
                 "options": options,
                 # "ns" names the source database; the backup must not care.
-                "indexes": [{key: value for key, value in index.items() if key != "ns"}
-                            for index in db[name].list_indexes()],
+                "indexes": [
+                    {key: value for key, value in index.items() if key != "ns"}
+                    for index in db[name].list_indexes()
+                ],
             }
-            metadata_sha = _write_file(work / f"{stem}.metadata.json",
-                                       (dumps(metadata) + "\n").encode())
-            entries.append({"name": name, "documents": count,
-                            "file": f"{stem}.jsonl", "sha256": data_sha,
-                            "metadataFile": f"{stem}.metadata.json",
-                            "metadataSha256": metadata_sha})
+            metadata_sha = _write_file(
+                work / f"{stem}.metadata.json", (dumps(metadata) + "\n").encode()
+            )
+            entries.append(
+                {
+                    "name": name,
+                    "documents": count,
+                    "file": f"{stem}.jsonl",
+                    "sha256": data_sha,
+                    "metadataFile": f"{stem}.metadata.json",
+                    "metadataSha256": metadata_sha,
+                }
+            )
         manifest = {
             "format": FORMAT,
             "formatVersion": FORMAT_VERSION,
-            "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace(
-                "+00:00", "Z"),
+            "createdAt": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "database": db.name,
             "schemaVersion": schema_version(db),
             "collections": entries,

@@ -32,20 +32,74 @@ from referral_site.ops import BATCH_SIZE, OperationError
 # credits/models.py for the ledger.
 COLUMNS: dict[str, tuple[str, ...]] = {
     # Plus email, isActive, isStaff. Never password, lastLogin or isSuperuser.
-    "users": ("_id", "clerkUserId", "referralCode", "name", "email", "credits",
-              "totalCreditsEarned", "totalReferredUsers", "referredBy", "isActive", "isStaff",
-              "createdAt", "updatedAt"),
+    "users": (
+        "_id",
+        "clerkUserId",
+        "referralCode",
+        "name",
+        "email",
+        "credits",
+        "totalCreditsEarned",
+        "totalReferredUsers",
+        "referredBy",
+        "isActive",
+        "isStaff",
+        "createdAt",
+        "updatedAt",
+    ),
     # Plus status and refundedAt: without them failed and refunded purchases
     # would count as revenue in any sum over the file.
-    "purchases": ("_id", "userId", "productId", "productName", "amount", "creditsUsed",
-                  "creditAmount", "cashAmount", "paymentMethodId", "isFirstPurchase",
-                  "referralCreditAwarded", "status", "refundedAt", "createdAt", "updatedAt"),
-    "referrals": ("_id", "referrerId", "referredUserId", "status", "creditsAwarded",
-                  "convertedAt", "createdAt", "updatedAt"),
-    "products": ("_id", "title", "description", "author", "price", "category", "imageUrl",
-                 "createdAt", "updatedAt"),
-    "creditTransactions": ("_id", "userId", "amount", "kind", "purchaseId", "referralId",
-                           "actorId", "reason", "balanceAfter", "idempotencyKey", "createdAt"),
+    "purchases": (
+        "_id",
+        "userId",
+        "productId",
+        "productName",
+        "amount",
+        "creditsUsed",
+        "creditAmount",
+        "cashAmount",
+        "paymentMethodId",
+        "isFirstPurchase",
+        "referralCreditAwarded",
+        "status",
+        "refundedAt",
+        "createdAt",
+        "updatedAt",
+    ),
+    "referrals": (
+        "_id",
+        "referrerId",
+        "referredUserId",
+        "status",
+        "creditsAwarded",
+        "convertedAt",
+        "createdAt",
+        "updatedAt",
+    ),
+    "products": (
+        "_id",
+        "title",
+        "description",
+        "author",
+        "price",
+        "category",
+        "imageUrl",
+        "createdAt",
+        "updatedAt",
+    ),
+    "creditTransactions": (
+        "_id",
+        "userId",
+        "amount",
+        "kind",
+        "purchaseId",
+        "referralId",
+        "actorId",
+        "reason",
+        "balanceAfter",
+        "idempotencyKey",
+        "createdAt",
+    ),
 }
 COLLECTIONS = tuple(COLUMNS)
 
@@ -97,17 +151,26 @@ def since_filter(since: datetime | None) -> dict:
     return {"createdAt": {"$gte": since}} if since is not None else {}
 
 
-def iter_documents(db: Database, collection: str, *, since: datetime | None = None
-                   ) -> Iterator[dict]:
+def iter_documents(
+    db: Database, collection: str, *, since: datetime | None = None
+) -> Iterator[dict]:
     """The collection's documents, oldest _id first, only the exported fields."""
     columns = COLUMNS[collection]
     # _id order is insertion order, and always indexed: no in-memory sort.
-    return db[collection].find(since_filter(since), projection=dict.fromkeys(columns, 1),
-                               sort=[("_id", 1)], batch_size=BATCH_SIZE)
+    return db[collection].find(
+        since_filter(since),
+        projection=dict.fromkeys(columns, 1),
+        sort=[("_id", 1)],
+        batch_size=BATCH_SIZE,
+    )
 
 
-def write_rows(out: IO[str], header: Iterable[str], rows: Iterable[Iterable[Any]],
-               on_row: Callable[[int], None] | None = None) -> int:
+def write_rows(
+    out: IO[str],
+    header: Iterable[str],
+    rows: Iterable[Iterable[Any]],
+    on_row: Callable[[int], None] | None = None,
+) -> int:
     """Write the header and the rows as they come; return how many rows."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -120,13 +183,20 @@ def write_rows(out: IO[str], header: Iterable[str], rows: Iterable[Iterable[Any]
     return count
 
 
-def export_collection(db: Database, *, collection: str, out: IO[str],
-                      since: datetime | None = None,
-                      on_row: Callable[[int], None] | None = None) -> int:
+def export_collection(
+    db: Database,
+    *,
+    collection: str,
+    out: IO[str],
+    since: datetime | None = None,
+    on_row: Callable[[int], None] | None = None,
+) -> int:
     """Stream one collection as CSV to ``out``; return the number of rows."""
     columns = COLUMNS[collection]
-    rows = ([document.get(column) for column in columns]
-            for document in iter_documents(db, collection, since=since))
+    rows = (
+        [document.get(column) for column in columns]
+        for document in iter_documents(db, collection, since=since)
+    )
     return write_rows(out, columns, rows, on_row)
 
 
@@ -142,10 +212,12 @@ def model_columns(model) -> list[tuple[str, str]]:
     fields = {field.column: field for field in model._meta.concrete_fields}
     table = model._meta.db_table
     if table in COLUMNS:
-        return [(column, fields[column].attname) for column in COLUMNS[table]
-                if column in fields]
-    return [(field.column, field.attname) for field in model._meta.concrete_fields
-            if not _looks_secret(field)]
+        return [(column, fields[column].attname) for column in COLUMNS[table] if column in fields]
+    return [
+        (field.column, field.attname)
+        for field in model._meta.concrete_fields
+        if not _looks_secret(field)
+    ]
 
 
 def _looks_secret(field) -> bool:

@@ -30,8 +30,13 @@ def atomic_text_file(path: Path) -> Iterator[IO[str]]:
         raise OperationError(f"{path} is a directory")
     parent = _existing_parent(path)
     handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", newline="", dir=parent, prefix=f".{path.name}.",
-        suffix=".partial", delete=False,
+        "w",
+        encoding="utf-8",
+        newline="",
+        dir=parent,
+        prefix=f".{path.name}.",
+        suffix=".partial",
+        delete=False,
     )
     try:
         with handle:
@@ -63,16 +68,18 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     empty directory atomically).
     """
     check_empty_destination(path)
-    temporary = Path(tempfile.mkdtemp(dir=_existing_parent(path), prefix=f".{path.name}.",
-                                      suffix=".partial"))
+    temporary = Path(
+        tempfile.mkdtemp(dir=_existing_parent(path), prefix=f".{path.name}.", suffix=".partial")
+    )
     try:
         yield temporary
         _fsync_directory(temporary)
         try:
             os.rename(temporary, path)
         except OSError as exc:  # filled or created by someone else meanwhile
-            raise OperationError(f"cannot move the finished backup to {path}: "
-                                 f"{exc.strerror}") from exc
+            raise OperationError(
+                f"cannot move the finished backup to {path}: {exc.strerror}"
+            ) from exc
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

@@ -24,8 +24,11 @@ class Progress:
             from rich.progress import Progress as RichProgress
 
             self._bars = RichProgress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), console=Console(stderr=True),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
             )
 
     def __enter__(self) -> Self:

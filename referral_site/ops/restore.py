@@ -74,8 +74,10 @@ def read_manifest(directory: Path) -> tuple[dict, list[CollectionBackup]]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise OperationError(f"{MANIFEST} is not a {FORMAT} manifest")
     if manifest.get("formatVersion") != FORMAT_VERSION:
-        raise OperationError(f"{MANIFEST} has format version {manifest.get('formatVersion')!r}; "
-                             f"this code reads version {FORMAT_VERSION}")
+        raise OperationError(
+            f"{MANIFEST} has format version {manifest.get('formatVersion')!r}; "
+            f"this code reads version {FORMAT_VERSION}"
+        )
     entries = manifest.get("collections")
     if not isinstance(entries, list):
         raise OperationError(f"{MANIFEST} lists no collections")
@@ -95,22 +97,37 @@ def _entry(directory: Path, entry) -> CollectionBackup:
         sums = entry["sha256"], entry["metadataSha256"]
     except (KeyError, TypeError):
         raise OperationError(f"{MANIFEST} has an incomplete collection entry") from None
-    valid = (isinstance(name, str) and name and not is_system_collection(name)
-             and isinstance(documents, int) and not isinstance(documents, bool)
-             and documents >= 0
-             and all(_plain_file_name(file) for file in files)
-             and all(isinstance(digest, str) and _SHA256.fullmatch(digest) for digest in sums))
+    valid = (
+        isinstance(name, str)
+        and name
+        and not is_system_collection(name)
+        and isinstance(documents, int)
+        and not isinstance(documents, bool)
+        and documents >= 0
+        and all(_plain_file_name(file) for file in files)
+        and all(isinstance(digest, str) and _SHA256.fullmatch(digest) for digest in sums)
+    )
     if not valid:
         raise OperationError(f"{MANIFEST} has an invalid entry for collection {name!r}")
-    return CollectionBackup(name=name, documents=documents, file=directory / files[0],
-                            sha256=sums[0], metadata_file=directory / files[1],
-                            metadata_sha256=sums[1])
+    return CollectionBackup(
+        name=name,
+        documents=documents,
+        file=directory / files[0],
+        sha256=sums[0],
+        metadata_file=directory / files[1],
+        metadata_sha256=sums[1],
+    )
 
 
 def _plain_file_name(value) -> bool:
     # Inside the backup directory only: no paths, no "..".
-    return (isinstance(value, str) and value not in ("", ".", "..")
-            and "/" not in value and "\\" not in value and "\0" not in value)
+    return (
+        isinstance(value, str)
+        and value not in ("", ".", "..")
+        and "/" not in value
+        and "\\" not in value
+        and "\0" not in value
+    )
 
 
 def verify_files(collections: list[CollectionBackup]) -> None:
@@ -118,14 +135,20 @@ def verify_files(collections: list[CollectionBackup]) -> None:
     for entry in collections:
         digest, lines = _digest(entry.file)
         if digest != entry.sha256:
-            raise OperationError(f"checksum mismatch in {entry.file.name}: the backup is "
-                                 f"damaged or was edited; nothing was restored")
+            raise OperationError(
+                f"checksum mismatch in {entry.file.name}: the backup is "
+                f"damaged or was edited; nothing was restored"
+            )
         if lines != entry.documents:
-            raise OperationError(f"{entry.file.name} holds {lines} documents, the manifest "
-                                 f"says {entry.documents}; nothing was restored")
+            raise OperationError(
+                f"{entry.file.name} holds {lines} documents, the manifest "
+                f"says {entry.documents}; nothing was restored"
+            )
         if _digest(entry.metadata_file)[0] != entry.metadata_sha256:
-            raise OperationError(f"checksum mismatch in {entry.metadata_file.name}: the backup "
-                                 f"is damaged or was edited; nothing was restored")
+            raise OperationError(
+                f"checksum mismatch in {entry.metadata_file.name}: the backup "
+                f"is damaged or was edited; nothing was restored"
+            )
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -136,15 +159,19 @@ def _digest(path: Path) -> tuple[str, int]:
                 digest.update(chunk)
                 lines += chunk.count(b"\n")
     except FileNotFoundError:
-        raise OperationError(f"{path.name} is missing from the backup; nothing was restored"
-                             ) from None
+        raise OperationError(
+            f"{path.name} is missing from the backup; nothing was restored"
+        ) from None
     return digest.hexdigest(), lines
 
 
 def collections_with_documents(db: Database) -> list[str]:
-    return sorted(name for name in db.list_collection_names()
-                  if not is_system_collection(name)
-                  and db[name].find_one({}, projection={"_id": 1}) is not None)
+    return sorted(
+        name
+        for name in db.list_collection_names()
+        if not is_system_collection(name)
+        and db[name].find_one({}, projection={"_id": 1}) is not None
+    )
 
 
 def index_model(spec: dict) -> IndexModel:
@@ -164,19 +191,23 @@ def index_model(spec: dict) -> IndexModel:
     return IndexModel(keys, **options)
 
 
-def restore_database(db: Database, directory: Path, *, force: bool = False,
-                     show_progress: bool = False) -> RestoreResult:
+def restore_database(
+    db: Database, directory: Path, *, force: bool = False, show_progress: bool = False
+) -> RestoreResult:
     manifest, collections = read_manifest(directory)
     verify_files(collections)
     metadata = {entry.name: _metadata(entry) for entry in collections}
 
     occupied = collections_with_documents(db)
     if occupied and not force:
-        shown = ", ".join(occupied[:5]) + (f" and {len(occupied) - 5} more"
-                                           if len(occupied) > 5 else "")
-        raise OperationError(f"database {db.name!r} already holds documents ({shown}); restore "
-                             f"into an empty database, or pass --force to replace the "
-                             f"{len(collections)} collections of the backup")
+        shown = ", ".join(occupied[:5]) + (
+            f" and {len(occupied) - 5} more" if len(occupied) > 5 else ""
+        )
+        raise OperationError(
+            f"database {db.name!r} already holds documents ({shown}); restore "
+            f"into an empty database, or pass --force to replace the "
+            f"{len(collections)} collections of the backup"
+        )
 
     existing = set(db.list_collection_names())
     replaced = []
@@ -195,19 +226,26 @@ def restore_database(db: Database, directory: Path, *, force: bool = False,
         for entry in collections:
             count = db[entry.name].count_documents({})
             if count != entry.documents:
-                raise OperationError(f"collection {entry.name} has {count} documents after "
-                                     f"loading, the backup {entry.documents}; the database is "
-                                     f"partly restored: run restore again with --force")
+                raise OperationError(
+                    f"collection {entry.name} has {count} documents after "
+                    f"loading, the backup {entry.documents}; the database is "
+                    f"partly restored: run restore again with --force"
+                )
         for entry in collections:
             step = f"indexing {entry.name}"
-            models = [index_model(spec) for spec in metadata[entry.name].get("indexes", [])
-                      if spec.get("name") != "_id_"]
+            models = [
+                index_model(spec)
+                for spec in metadata[entry.name].get("indexes", [])
+                if spec.get("name") != "_id_"
+            ]
             if models:
                 db[entry.name].create_indexes(models)
     except PyMongoError as exc:
-        raise OperationError(f"restore failed while {step}: {one_line(exc)}; the database is "
-                             f"partly restored: fix the cause and run restore again with "
-                             f"--force") from exc
+        raise OperationError(
+            f"restore failed while {step}: {one_line(exc)}; the database is "
+            f"partly restored: fix the cause and run restore again with "
+            f"--force"
+        ) from exc
     return RestoreResult(manifest=manifest, collections=collections, replaced=replaced)
 
 
@@ -217,8 +255,11 @@ def schema_differences(manifest: dict) -> list[str]:
     for app, name in MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes():
         code.setdefault(app, set()).add(name)
     backup = manifest.get("schemaVersion") or {}
-    return [f"{app}: backup {backup[app]}, code {', '.join(sorted(code[app]))}"
-            for app in sorted(backup) if app in code and backup[app] not in code[app]]
+    return [
+        f"{app}: backup {backup[app]}, code {', '.join(sorted(code[app]))}"
+        for app in sorted(backup)
+        if app in code and backup[app] not in code[app]
+    ]
 
 
 def _metadata(entry: CollectionBackup) -> dict:

@@ -128,6 +128,7 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+
 def mailers(default_backend: str) -> dict:
     """MAILERS from EMAIL_BACKEND (and EMAIL_HOST etc. for the SMTP backend)."""
     backend = env("EMAIL_BACKEND", default=default_backend)

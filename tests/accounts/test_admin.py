@@ -22,15 +22,21 @@ def test_user_list_shows_codes_balances_and_referrer(admin_client, referrer, use
     # Then
     content = response.content.decode()
     assert response.status_code == 200
-    for column in ("column-referral_code", "column-credits", "column-total_credits_earned",
-                   "column-total_referred_users", "column-referred_by_link"):
+    for column in (
+        "column-referral_code",
+        "column-credits",
+        "column-total_credits_earned",
+        "column-total_referred_users",
+        "column-referred_by_link",
+    ):
         assert column in content
     assert referred.referral_code in content
     assert f'/admin/accounts/user/{referrer.pk}/change/">Grace Hopper</a>' in content
 
 
-def test_user_list_does_not_query_per_row(admin_client, referrer, user_factory,
-                                          django_assert_max_num_queries):
+def test_user_list_does_not_query_per_row(
+    admin_client, referrer, user_factory, django_assert_max_num_queries
+):
     # Given
     for _ in range(6):
         user_factory(referred_by=referrer)
@@ -58,10 +64,15 @@ def test_users_are_searchable_by_email_name_and_code(admin_client, referrer, use
 
 def test_admin_adds_users_through_the_service(admin_client, mongo):
     # When
-    response = admin_client.post("/admin/accounts/user/add/", {
-        "name": "Added By Staff", "email": "Added@Example.com",
-        "password1": "staff-chosen-pass-1", "password2": "staff-chosen-pass-1",
-    })
+    response = admin_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "name": "Added By Staff",
+            "email": "Added@Example.com",
+            "password1": "staff-chosen-pass-1",
+            "password2": "staff-chosen-pass-1",
+        },
+    )
 
     # Then
     assert response.status_code == 302
@@ -74,10 +85,15 @@ def test_admin_adds_users_through_the_service(admin_client, mongo):
 
 def test_admin_add_refuses_an_email_taken_in_another_case(admin_client, user):
     # When
-    response = admin_client.post("/admin/accounts/user/add/", {
-        "name": "Dup", "email": "ADA@example.com",
-        "password1": "staff-chosen-pass-1", "password2": "staff-chosen-pass-1",
-    })
+    response = admin_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "name": "Dup",
+            "email": "ADA@example.com",
+            "password1": "staff-chosen-pass-1",
+            "password2": "staff-chosen-pass-1",
+        },
+    )
 
     # Then
     assert response.status_code == 200
@@ -85,8 +101,7 @@ def test_admin_add_refuses_an_email_taken_in_another_case(admin_client, user):
     assert User.objects.filter(email="ada@example.com").count() == 1
 
 
-def test_change_page_opens_and_saves_only_edited_fields(admin_client, user, mongo,
-                                                        monkeypatch):
+def test_change_page_opens_and_saves_only_edited_fields(admin_client, user, mongo, monkeypatch):
     # Given
     page = admin_client.get(f"/admin/accounts/user/{user.pk}/change/")
     assert page.status_code == 200
@@ -100,9 +115,14 @@ def test_change_page_opens_and_saves_only_edited_fields(admin_client, user, mong
     monkeypatch.setattr(UserAdminChangeForm, "clean", clean_during_an_award)
 
     # When
-    response = admin_client.post(f"/admin/accounts/user/{user.pk}/change/", {
-        "name": "Ada King", "email": "ada@example.com", "is_active": "on",
-    })
+    response = admin_client.post(
+        f"/admin/accounts/user/{user.pk}/change/",
+        {
+            "name": "Ada King",
+            "email": "ada@example.com",
+            "is_active": "on",
+        },
+    )
 
     # Then
     assert response.status_code == 302

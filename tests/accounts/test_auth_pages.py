@@ -46,8 +46,9 @@ def test_signup_ignores_an_offsite_next(client, db, signup_data, settings):
 
 def test_signup_shows_field_errors(client, db):
     # When
-    response = client.post("/accounts/signup/", {"name": " ", "email": "not-an-email",
-                                                  "password": "123"})
+    response = client.post(
+        "/accounts/signup/", {"name": " ", "email": "not-an-email", "password": "123"}
+    )
 
     # Then
     errors = response.context["form"].errors
@@ -67,8 +68,9 @@ def test_signup_stores_the_email_in_lower_case(client, db, signup_data, mongo):
 
 def test_login_accepts_the_email_in_any_case_and_logout_signs_out(client, user):
     # When
-    response = client.post("/accounts/login/", {"username": "ADA@example.COM",
-                                                "password": PASSWORD})
+    response = client.post(
+        "/accounts/login/", {"username": "ADA@example.COM", "password": PASSWORD}
+    )
 
     # Then
     assert response.status_code == 302
@@ -85,8 +87,7 @@ def test_login_accepts_the_email_in_any_case_and_logout_signs_out(client, user):
 
 def test_login_with_a_wrong_password_shows_an_error(client, user):
     # When
-    response = client.post("/accounts/login/", {"username": "ada@example.com",
-                                                "password": "wrong"})
+    response = client.post("/accounts/login/", {"username": "ada@example.com", "password": "wrong"})
 
     # Then
     assert response.status_code == 200
@@ -112,8 +113,7 @@ def test_forms_refuse_posts_without_a_csrf_token(user, signup_data):
 
     # When
     signup = strict.post("/accounts/signup/", signup_data)
-    login = strict.post("/accounts/login/", {"username": "ada@example.com",
-                                             "password": PASSWORD})
+    login = strict.post("/accounts/login/", {"username": "ada@example.com", "password": PASSWORD})
     reset = strict.post("/accounts/password_reset/", {"email": "ada@example.com"})
 
     # Then
@@ -122,8 +122,9 @@ def test_forms_refuse_posts_without_a_csrf_token(user, signup_data):
     assert mail.outbox == []
 
 
-def test_password_change_keeps_balances_and_accepts_the_new_password(client, user, mongo,
-                                                                      monkeypatch):
+def test_password_change_keeps_balances_and_accepts_the_new_password(
+    client, user, mongo, monkeypatch
+):
     # Given: credits are awarded while the request runs, after it loaded the user
     client.force_login(user)
     original_clean = PasswordChangeForm.clean
@@ -135,9 +136,14 @@ def test_password_change_keeps_balances_and_accepts_the_new_password(client, use
     monkeypatch.setattr(PasswordChangeForm, "clean", clean_during_an_award)
 
     # When
-    response = client.post("/accounts/password_change/", {
-        "old_password": PASSWORD, "new_password1": "brand-new-pass-77",
-        "new_password2": "brand-new-pass-77"})
+    response = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "brand-new-pass-77",
+            "new_password2": "brand-new-pass-77",
+        },
+    )
 
     # Then
     assert response.status_code == 302
@@ -169,8 +175,9 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(client, user):
     # When: the link is followed and a new password chosen
     form_page = client.get(link, follow=True)
     set_url = form_page.redirect_chain[-1][0]
-    done = client.post(set_url, {"new_password1": "fresh-start-2024",
-                                 "new_password2": "fresh-start-2024"})
+    done = client.post(
+        set_url, {"new_password1": "fresh-start-2024", "new_password2": "fresh-start-2024"}
+    )
 
     # Then
     assert done["Location"] == "/accounts/reset/done/"

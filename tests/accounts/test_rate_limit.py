@@ -18,8 +18,9 @@ def low_limit(settings):
 
 
 def _login(client, email, password="wrong-password", ip="10.0.0.1"):
-    return client.post("/accounts/login/", {"username": email, "password": password},
-                       REMOTE_ADDR=ip)
+    return client.post(
+        "/accounts/login/", {"username": email, "password": password}, REMOTE_ADDR=ip
+    )
 
 
 def test_login_is_refused_after_the_limit_even_with_the_right_password(client, user, low_limit):
@@ -76,8 +77,11 @@ def test_other_visitors_are_not_affected(client, user, low_limit):
 def test_signup_attempts_count_against_the_same_limit(client, db, low_limit, signup_data):
     # Given
     for n in range(3):
-        client.post("/accounts/signup/", {**signup_data, "email": f"x{n}@example.com",
-                                          "password": "1"}, REMOTE_ADDR="10.1.1.1")
+        client.post(
+            "/accounts/signup/",
+            {**signup_data, "email": f"x{n}@example.com", "password": "1"},
+            REMOTE_ADDR="10.1.1.1",
+        )
 
     # When
     response = client.post("/accounts/signup/", signup_data, REMOTE_ADDR="10.1.1.1")
@@ -116,8 +120,11 @@ def test_counters_store_no_raw_addresses_and_expire(client, user, low_limit, mon
         assert bucket["count"] == 1
         expires = bucket["expiresAt"]
         assert expires.replace(tzinfo=expires.tzinfo or UTC) > datetime.now(UTC)
-    ttl = [index for index in mongo.rateLimits.index_information().values()
-           if index["key"] == [("expiresAt", 1)]]
+    ttl = [
+        index
+        for index in mongo.rateLimits.index_information().values()
+        if index["key"] == [("expiresAt", 1)]
+    ]
     assert ttl and ttl[0]["expireAfterSeconds"] == 0
 
 
@@ -138,8 +145,7 @@ def test_a_new_window_starts_a_new_count(db, low_limit):
 
 def test_forwarded_address_is_used_only_behind_a_trusted_proxy(rf, settings):
     # Given
-    request = rf.get("/", REMOTE_ADDR="10.0.0.1",
-                     HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7")
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7")
 
     # Then
     settings.TRUSTED_PROXY_COUNT = 0

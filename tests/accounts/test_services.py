@@ -1,6 +1,5 @@
 """Service-level rules of users: referral codes, unique e-mail addresses, Clerk ids."""
 
-
 import pytest
 
 import accounts.models
@@ -38,7 +37,8 @@ def test_code_collision_is_retried_with_a_new_code(user_factory, monkeypatch, mo
 
 
 def test_code_collision_during_signup_through_the_site_shows_no_error(
-        client, user_factory, monkeypatch, mongo, signup_data):
+    client, user_factory, monkeypatch, mongo, signup_data
+):
     # Given
     taken = user_factory(name="Existing").referral_code
     offered = iter([taken, taken, "FRESH567"])

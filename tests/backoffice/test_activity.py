@@ -22,13 +22,26 @@ def ada(user_factory, product_factory, referrer, staff_user):
     referral_create(referrer=referrer, referred_user=ada)
     bob = user_factory(name="Bob Babbage", email="bob@example.com", referred_by=ada)
     referral_create(referrer=ada, referred_user=bob)
-    credits_adjust(user=ada, amount=3, reason="goodwill for a late download",
-                   actor=staff_user, idempotency_key=f"test:{uuid.uuid4().hex}")
-    purchase_checkout(user=User.objects.get(pk=ada.pk),
-                      product=product_factory(title="Clean Code", price=Decimal("32.99")),
-                      credits_used=0, token=uuid.uuid4().hex, payment_method_id="pm_card_visa")
-    LogEntry.objects.log_actions(user_id=staff_user.pk, queryset=[ada], action_flag=CHANGE,
-                                 change_message=[{"changed": {"fields": ["Name"]}}])
+    credits_adjust(
+        user=ada,
+        amount=3,
+        reason="goodwill for a late download",
+        actor=staff_user,
+        idempotency_key=f"test:{uuid.uuid4().hex}",
+    )
+    purchase_checkout(
+        user=User.objects.get(pk=ada.pk),
+        product=product_factory(title="Clean Code", price=Decimal("32.99")),
+        credits_used=0,
+        token=uuid.uuid4().hex,
+        payment_method_id="pm_card_visa",
+    )
+    LogEntry.objects.log_actions(
+        user_id=staff_user.pk,
+        queryset=[ada],
+        action_flag=CHANGE,
+        change_message=[{"changed": {"fields": ["Name"]}}],
+    )
     ada.bob = bob
     return User.objects.get(pk=ada.pk)
 
@@ -77,8 +90,10 @@ def test_activity_shows_admin_refunds_of_the_users_purchases(client, staff_user,
     # Given: staff refund Ada's purchase with the purchases admin action
     client.force_login(staff_user)
     purchase = ada.purchases.get()
-    refund = client.post("/admin/purchases/purchase/", {
-        "action": "refund_selected", "_selected_action": [str(purchase.pk)]})
+    refund = client.post(
+        "/admin/purchases/purchase/",
+        {"action": "refund_selected", "_selected_action": [str(purchase.pk)]},
+    )
     assert refund.status_code == 302
 
     # When
@@ -152,13 +167,19 @@ def test_sections_are_capped_and_say_how_many_there_are(client, staff_user, ada,
     assert "Credit ledger (2; latest 1 shown)" in response.content.decode()
 
 
-def test_activity_page_makes_a_fixed_number_of_queries(client, staff_user, ada,
-                                                       django_assert_max_num_queries):
+def test_activity_page_makes_a_fixed_number_of_queries(
+    client, staff_user, ada, django_assert_max_num_queries
+):
     # Given: many rows in every section
     for n in range(8):
-        credits_grant(user_id=ada.pk, amount=1, kind="adjustment",
-                      idempotency_key=f"test:{uuid.uuid4().hex}", reason=f"bonus {n}",
-                      actor_id=staff_user.pk)
+        credits_grant(
+            user_id=ada.pk,
+            amount=1,
+            kind="adjustment",
+            idempotency_key=f"test:{uuid.uuid4().hex}",
+            reason=f"bonus {n}",
+            actor_id=staff_user.pk,
+        )
     client.force_login(staff_user)
 
     # When / Then: no query per row, no join

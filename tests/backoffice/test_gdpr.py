@@ -46,38 +46,70 @@ def history(user_factory, product_factory, referrer):
     referral_create(referrer=referrer, referred_user=ada)
     bob = user_factory(name="Bob Babbage", email="bob@example.com", referred_by=ada)
     referral_create(referrer=ada, referred_user=bob)
-    credits_grant(user_id=ada.pk, amount=3, kind="adjustment",
-                  idempotency_key=f"test:{uuid.uuid4().hex}", reason="welcome bonus")
+    credits_grant(
+        user_id=ada.pk,
+        amount=3,
+        kind="adjustment",
+        idempotency_key=f"test:{uuid.uuid4().hex}",
+        reason="welcome bonus",
+    )
     product = product_factory(title="Clean Code", price=Decimal("32.99"))
-    purchase = purchase_checkout(user=User.objects.get(pk=ada.pk), product=product,
-                                 credits_used=2, token=uuid.uuid4().hex,
-                                 payment_method_id="pm_card_visa")
+    purchase = purchase_checkout(
+        user=User.objects.get(pk=ada.pk),
+        product=product,
+        credits_used=2,
+        token=uuid.uuid4().hex,
+        payment_method_id="pm_card_visa",
+    )
     assert purchase.status == PurchaseStatus.COMPLETED
-    return {"ada": User.objects.get(pk=ada.pk), "bob": bob, "grace": referrer,
-            "purchase": purchase}
+    return {"ada": User.objects.get(pk=ada.pk), "bob": bob, "grace": referrer, "purchase": purchase}
 
 
 def books(mongo, ada, grace) -> dict:
     """What erasure must leave as it is: everything money and referrals depend on."""
+
     def docs(collection, query, fields):
         return sorted(
-            tuple(str(doc.get(f)) for f in fields) for doc in mongo[collection].find(query))
+            tuple(str(doc.get(f)) for f in fields) for doc in mongo[collection].find(query)
+        )
 
     ada_doc = mongo.users.find_one({"_id": ada.pk})
     grace_doc = mongo.users.find_one({"_id": grace.pk})
     return {
-        "purchases": docs("purchases", {"userId": ada.pk},
-                          ["_id", "amount", "creditsUsed", "creditAmount", "cashAmount",
-                           "status", "isFirstPurchase", "referralCreditAwarded"]),
-        "referrals": docs("referrals",
-                          {"$or": [{"referrerId": ada.pk}, {"referredUserId": ada.pk}]},
-                          ["_id", "referrerId", "referredUserId", "status", "creditsAwarded"]),
-        "ledger": docs("creditTransactions", {"userId": ada.pk},
-                       ["_id", "amount", "kind", "balanceAfter"]),
-        "ada": (ada_doc["credits"], ada_doc["totalCreditsEarned"],
-                ada_doc["totalReferredUsers"], ada_doc["referralCode"], ada_doc["referredBy"]),
-        "grace": (grace_doc["credits"], grace_doc["totalCreditsEarned"],
-                  grace_doc["totalReferredUsers"]),
+        "purchases": docs(
+            "purchases",
+            {"userId": ada.pk},
+            [
+                "_id",
+                "amount",
+                "creditsUsed",
+                "creditAmount",
+                "cashAmount",
+                "status",
+                "isFirstPurchase",
+                "referralCreditAwarded",
+            ],
+        ),
+        "referrals": docs(
+            "referrals",
+            {"$or": [{"referrerId": ada.pk}, {"referredUserId": ada.pk}]},
+            ["_id", "referrerId", "referredUserId", "status", "creditsAwarded"],
+        ),
+        "ledger": docs(
+            "creditTransactions", {"userId": ada.pk}, ["_id", "amount", "kind", "balanceAfter"]
+        ),
+        "ada": (
+            ada_doc["credits"],
+            ada_doc["totalCreditsEarned"],
+            ada_doc["totalReferredUsers"],
+            ada_doc["referralCode"],
+            ada_doc["referredBy"],
+        ),
+        "grace": (
+            grace_doc["credits"],
+            grace_doc["totalCreditsEarned"],
+            grace_doc["totalReferredUsers"],
+        ),
     }
 
 
@@ -124,7 +156,10 @@ def test_export_holds_the_users_data_and_no_password_hash(history, mongo):
     assert purchase["_id"] == str(history["purchase"].pk)
     assert purchase["productName"] == "Clean Code"
     assert (purchase["amount"], purchase["creditAmount"], purchase["cashAmount"]) == (
-        "32.99", "20.00", "12.99")
+        "32.99",
+        "20.00",
+        "12.99",
+    )
     # the ledger, which adds up to the balance
     kinds = sorted(entry["kind"] for entry in data["creditTransactions"])
     assert kinds == ["adjustment", "referral_reward_referred", "spend"]
@@ -161,8 +196,9 @@ def test_export_to_a_file_is_complete_private_and_leaves_no_temporary(history, t
 
 def test_export_into_a_missing_directory_is_a_one_line_error(history, tmp_path):
     with pytest.raises(CommandError, match=r"^directory .* does not exist$"):
-        call_command("gdpr_export", email="ada@example.com",
-                     output=str(tmp_path / "missing" / "ada.json"))
+        call_command(
+            "gdpr_export", email="ada@example.com", output=str(tmp_path / "missing" / "ada.json")
+        )
 
 
 @pytest.mark.parametrize("command", ["gdpr_export", "gdpr_erase"])
@@ -173,12 +209,15 @@ def test_unknown_email_is_a_one_line_error(db, command):
 
 
 @pytest.mark.parametrize("command", ["gdpr_export", "gdpr_erase"])
-@pytest.mark.parametrize("arguments, message", [
-    ([], "one of the arguments --email --id is required"),
-    (["--id", "not-an-id"], "'not-an-id' is not a user id (24 hexadecimal digits)"),
-    (["--id", "0123456789abcdef01234567"], "no user with that id"),
-    (["--email", "a@example.com", "--id", "0123456789abcdef01234567"], "not allowed with"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ([], "one of the arguments --email --id is required"),
+        (["--id", "not-an-id"], "'not-an-id' is not a user id (24 hexadecimal digits)"),
+        (["--id", "0123456789abcdef01234567"], "no user with that id"),
+        (["--email", "a@example.com", "--id", "0123456789abcdef01234567"], "not allowed with"),
+    ],
+)
 def test_bad_arguments_are_refused(db, command, arguments, message):
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command(command, *arguments)
@@ -187,13 +226,22 @@ def test_bad_arguments_are_refused(db, command, arguments, message):
 def test_erase_of_unknown_email_exits_1_with_one_line_on_stderr(db):
     # Given: manage.py in its own process, on this test run's database
     uri = os.environ.get("TEST_MONGODB_URI") or os.environ["MONGODB_URI"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "referral_site.settings.test",
-           "MONGODB_URI": uri, "MONGODB_NAME": connection.settings_dict["NAME"]}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "referral_site.settings.test",
+        "MONGODB_URI": uri,
+        "MONGODB_NAME": connection.settings_dict["NAME"],
+    }
 
     # When
     result = subprocess.run(
         [sys.executable, "manage.py", "gdpr_erase", "--email", "nobody@example.com"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     # Then
     assert result.returncode == 1
@@ -218,8 +266,7 @@ def test_erase_pseudonymises_and_disables_the_account_but_keeps_the_books(histor
     assert stored["name"] == "Deleted user"
     assert stored["email"] is None
     assert stored["isActive"] is False
-    assert (stored["isStaff"], stored["isSuperuser"], stored["lastLogin"]) == (False, False,
-                                                                              None)
+    assert (stored["isStaff"], stored["isSuperuser"], stored["lastLogin"]) == (False, False, None)
     assert stored["clerkUserId"].startswith("erased_")
     assert stored["clerkUserId"] != old_clerk_id
     assert stored["password"].startswith("!")  # Django's unusable password
@@ -233,8 +280,12 @@ def test_erase_pseudonymises_and_disables_the_account_but_keeps_the_books(histor
 def test_erase_writes_an_admin_log_entry_without_personal_data(history, staff_user, mongo):
     # Given: an earlier staff edit, which Django's admin logs as "name <email>"
     ada = history["ada"]
-    LogEntry.objects.log_actions(user_id=staff_user.pk, queryset=[ada], action_flag=CHANGE,
-                                 change_message=[{"changed": {"fields": ["Name"]}}])
+    LogEntry.objects.log_actions(
+        user_id=staff_user.pk,
+        queryset=[ada],
+        action_flag=CHANGE,
+        change_message=[{"changed": {"fields": ["Name"]}}],
+    )
 
     # When
     erase_via_command(email="ada@example.com")
@@ -242,12 +293,18 @@ def test_erase_writes_an_admin_log_entry_without_personal_data(history, staff_us
     # Then: one erasure entry, recorded as done on Ada's own request (LogEntry
     # needs a user), and no name or address left in the log
     user_type = ContentType.objects.get_for_model(User)
-    entries = list(LogEntry.objects.filter(content_type_id=user_type.pk,
-                                           object_id=str(ada.pk)).order_by("action_time"))
+    entries = list(
+        LogEntry.objects.filter(content_type_id=user_type.pk, object_id=str(ada.pk)).order_by(
+            "action_time"
+        )
+    )
     assert [e.change_message for e in entries][-1] == ERASURE_MESSAGE
     erasure = entries[-1]
-    assert (erasure.user_id, erasure.action_flag, erasure.object_repr) == (ada.pk, CHANGE,
-                                                                          str(ada.pk))
+    assert (erasure.user_id, erasure.action_flag, erasure.object_repr) == (
+        ada.pk,
+        CHANGE,
+        str(ada.pk),
+    )
     for document in mongo.django_admin_log.find({"object_id": str(ada.pk)}):
         text = json.dumps(document, default=str)
         assert "Lovelace" not in text
@@ -301,15 +358,15 @@ def test_erasing_again_is_a_no_op_that_says_already_erased(history, mongo):
     assert output == f"user {ada.pk} already erased; nothing to do\n"
     assert result.already_erased
     assert mongo.users.find_one({"_id": ada.pk}) == after_first
-    assert LogEntry.objects.filter(object_id=str(ada.pk),
-                                   change_message=ERASURE_MESSAGE).count() == 1
+    assert (
+        LogEntry.objects.filter(object_id=str(ada.pk), change_message=ERASURE_MESSAGE).count() == 1
+    )
     # and the address no longer finds anybody
     with pytest.raises(CommandError, match="no user with that e-mail address"):
         call_command("gdpr_erase", email="ada@example.com")
 
 
-def test_a_rerun_repairs_an_erasure_that_stopped_before_its_log_entry(history, mongo,
-                                                                      monkeypatch):
+def test_a_rerun_repairs_an_erasure_that_stopped_before_its_log_entry(history, mongo, monkeypatch):
     # Given: the process dies right after the update
     from backoffice import gdpr
 
@@ -328,8 +385,9 @@ def test_a_rerun_repairs_an_erasure_that_stopped_before_its_log_entry(history, m
     # When: a rerun right away (it could be a concurrent run about to log), then later
     erase_via_command(user_id=str(ada.pk))
     count_right_away = logged.count()
-    mongo.users.update_one({"_id": ada.pk},
-                           {"$set": {"updatedAt": timezone.now() - timedelta(minutes=6)}})
+    mongo.users.update_one(
+        {"_id": ada.pk}, {"$set": {"updatedAt": timezone.now() - timedelta(minutes=6)}}
+    )
     output = erase_via_command(user_id=str(ada.pk))
 
     # Then
@@ -365,16 +423,22 @@ def test_concurrent_erasures_erase_once_and_log_once(user_factory, mongo):
     assert [type(r).__name__ for r in results] == ["Erasure"] * 8
     assert sorted(r.already_erased for r in results) == [False] + [True] * 7
     assert mongo.users.find_one({"_id": ada.pk})["name"] == "Deleted user"
-    assert LogEntry.objects.filter(object_id=str(ada.pk),
-                                   change_message=ERASURE_MESSAGE).count() == 1
+    assert (
+        LogEntry.objects.filter(object_id=str(ada.pk), change_message=ERASURE_MESSAGE).count() == 1
+    )
 
 
 def test_erase_does_not_write_back_a_balance_read_before_it(history, mongo):
     # Given: a stale copy of Ada, then a reward lands
     ada = history["ada"]
     stale = User.objects.get(pk=ada.pk)
-    credits_grant(user_id=ada.pk, amount=5, kind="adjustment",
-                  idempotency_key=f"test:{uuid.uuid4().hex}", reason="late reward")
+    credits_grant(
+        user_id=ada.pk,
+        amount=5,
+        kind="adjustment",
+        idempotency_key=f"test:{uuid.uuid4().hex}",
+        reason="late reward",
+    )
 
     # When
     user_erase(user=stale)
@@ -477,7 +541,8 @@ def test_download_my_data_is_the_commands_export_as_an_attachment(ada_client, mo
     assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
     data = json.loads(response.content)
     assert mongo.users.find_one({"_id": history["ada"].pk})["password"] not in (
-        response.content.decode())
+        response.content.decode()
+    )
     from_command, _ = export_via_command(email="ada@example.com")
     for document in (data, from_command):
         document.pop("exportedAt")
@@ -497,28 +562,26 @@ def test_delete_with_a_wrong_password_changes_nothing(ada_client, history, mongo
     # Then
     assert response.status_code == 200
     assert response.context["delete_form"].errors["password"] == [
-        "The password is not right. Nothing was changed."]
+        "The password is not right. Nothing was changed."
+    ]
     assert mongo.users.find_one({"_id": history["ada"].pk}) == before
     assert ada_client.get("/accounts/settings/").status_code == 200  # still signed in
 
 
-def test_delete_with_the_right_password_erases_logs_out_and_goes_home(ada_client, history,
-                                                                     mongo):
+def test_delete_with_the_right_password_erases_logs_out_and_goes_home(ada_client, history, mongo):
     # Given
     ada, grace = history["ada"], history["grace"]
     before = books(mongo, ada, grace)
 
     # When
-    response = ada_client.post("/accounts/settings/delete/", {"password": PASSWORD},
-                               follow=True)
+    response = ada_client.post("/accounts/settings/delete/", {"password": PASSWORD}, follow=True)
 
     # Then
     assert response.redirect_chain == [("/", 302)]
     assert "Your account has been deleted" in response.content.decode()
     assert not response.context["user"].is_authenticated
     stored = mongo.users.find_one({"_id": ada.pk})
-    assert (stored["name"], stored["email"], stored["isActive"]) == ("Deleted user", None,
-                                                                     False)
+    assert (stored["name"], stored["email"], stored["isActive"]) == ("Deleted user", None, False)
     assert books(mongo, ada, grace) == before
     erasure = LogEntry.objects.get(object_id=str(ada.pk), change_message=ERASURE_MESSAGE)
     assert erasure.user_id == ada.pk  # the user acted on their own account
@@ -546,8 +609,9 @@ def test_account_without_a_password_confirms_by_typing_delete(db, client, mongo)
     # Given: a Clerk user (no usable password)
     from accounts.services import user_create
 
-    clerk_user = user_create(email=None, password=None, name="Clerk Person",
-                             clerk_user_id="user_2clerk")
+    clerk_user = user_create(
+        email=None, password=None, name="Clerk Person", clerk_user_id="user_2clerk"
+    )
     client.force_login(clerk_user)
     page = client.get("/accounts/settings/").content.decode()
     assert 'name="password"' not in page

@@ -26,8 +26,14 @@ from purchases.services import purchase_checkout
 from referrals.models import Referral
 from tests.shopping import give_credits
 
-WRITE_METHODS = ("insert_one", "insert_many", "update_one", "update_many",
-                 "find_one_and_update", "bulk_write")
+WRITE_METHODS = (
+    "insert_one",
+    "insert_many",
+    "update_one",
+    "update_many",
+    "find_one_and_update",
+    "bulk_write",
+)
 CHECKOUT_WRITES = 11
 
 
@@ -81,15 +87,21 @@ def assert_ledger_matches_caches():
 
 @pytest.mark.parametrize("write", range(1, CHECKOUT_WRITES + 2))
 def test_crash_before_each_write_then_reconcile_is_consistent(
-        write, crash_before_write, referrer, referred, product_factory):
+    write, crash_before_write, referrer, referred, product_factory
+):
     product = product_factory(price=Decimal("32.99"))
     give_credits(referred, 3)
     crash_before_write(write)
 
     try:
-        purchase_checkout(user=referred, product=product, credits_used=1,
-                          token=uuid.uuid4().hex, payment_method_id="pm_card_visa",
-                          gateway=TestGateway())
+        purchase_checkout(
+            user=referred,
+            product=product,
+            credits_used=1,
+            token=uuid.uuid4().hex,
+            payment_method_id="pm_card_visa",
+            gateway=TestGateway(),
+        )
         crashed = False
     except SimulatedCrash:
         crashed = True
@@ -144,18 +156,24 @@ def test_reconcile_check_reports_drift_and_changes_nothing(user):
 def test_reconcile_leaves_a_purchase_in_progress_alone(user, product_factory):
     product = product_factory(price=Decimal("10.00"))
     give_credits(user, 1)
-    Purchase.objects.create(user=user, product=product, product_name="x",
-                            amount=Decimal("10.00"), credits_used=1,
-                            credit_amount=Decimal("10.00"), cash_amount=Decimal("0.00"),
-                            status="pending", idempotency_key=f"{user.pk}:busy")
+    Purchase.objects.create(
+        user=user,
+        product=product,
+        product_name="x",
+        amount=Decimal("10.00"),
+        credits_used=1,
+        credit_amount=Decimal("10.00"),
+        cash_amount=Decimal("0.00"),
+        status="pending",
+        idempotency_key=f"{user.pk}:busy",
+    )
 
     call_command("reconcile_credits", "--check", verbosity=0)
 
     assert Purchase.objects.get().status == "pending"
 
 
-def test_reconcile_restores_a_referral_lost_between_the_two_sign_up_inserts(
-        referrer, user_factory):
+def test_reconcile_restores_a_referral_lost_between_the_two_sign_up_inserts(referrer, user_factory):
     # The user was created with referredBy, then the process died before the
     # referral document and the referrer's count were written.
     orphan = user_factory(name="Orphan", referred_by=referrer)
@@ -189,9 +207,15 @@ def test_reconcile_does_not_race_a_grant_that_is_still_being_applied(user):
     from credits.services import _entry_document
     from referral_site.db.collections import collection
 
-    collection(CreditTransaction).insert_one(_entry_document(
-        user_id=user.pk, amount=3, kind="adjustment", idempotency_key="in-flight",
-        reason="being applied"))
+    collection(CreditTransaction).insert_one(
+        _entry_document(
+            user_id=user.pk,
+            amount=3,
+            kind="adjustment",
+            idempotency_key="in-flight",
+            reason="being applied",
+        )
+    )
 
     call_command("reconcile_credits", verbosity=0)
     user.refresh_from_db()

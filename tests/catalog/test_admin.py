@@ -14,9 +14,15 @@ ANALYTICS = "/admin/catalog/product/analytics/"
 
 
 def valid_product_form(**overrides) -> dict:
-    return {"title": "Clean Code", "author": "Robert C. Martin",
-            "description": "A handbook of agile software craftsmanship", "price": "32.99",
-            "category": "ebook", "image_url": "", **overrides}
+    return {
+        "title": "Clean Code",
+        "author": "Robert C. Martin",
+        "description": "A handbook of agile software craftsmanship",
+        "price": "32.99",
+        "category": "ebook",
+        "image_url": "",
+        **overrides,
+    }
 
 
 # ---- access ----------------------------------------------------------------
@@ -73,16 +79,22 @@ def test_the_change_list_links_to_the_analytics(client, staff_user):
 # ---- change list -------------------------------------------------------------
 
 
-def test_change_list_shows_title_author_category_price_and_creation(client, staff_user,
-                                                                    product_factory):
+def test_change_list_shows_title_author_category_price_and_creation(
+    client, staff_user, product_factory
+):
     product_factory(title="Clean Code", author="Robert C. Martin", price=Decimal("32.99"))
     client.force_login(staff_user)
 
     response = client.get(CHANGELIST)
 
     html = response.content.decode()
-    for column in ("column-title", "column-author", "column-category", "column-price",
-                   "column-created_at"):
+    for column in (
+        "column-title",
+        "column-author",
+        "column-category",
+        "column-price",
+        "column-created_at",
+    ):
         assert column in html
     assert "Clean Code" in html and "Robert C. Martin" in html and "32.99" in html
 
@@ -118,8 +130,7 @@ def test_adding_a_product_trims_title_and_author(client, staff_user):
 
     assert response.status_code == 302
     product = Product.objects.get()
-    assert (product.title, product.author, product.price) == ("Clean Code", "Bob",
-                                                              Decimal("32.99"))
+    assert (product.title, product.author, product.price) == ("Clean Code", "Bob", Decimal("32.99"))
 
 
 @pytest.mark.parametrize(
@@ -127,8 +138,10 @@ def test_adding_a_product_trims_title_and_author(client, staff_user):
     [
         ({"price": "-1.00"}, "Price cannot be negative."),
         ({"title": "   "}, "This field is required."),
-        ({"category": "spaceships"}, "Select a valid choice. spaceships is not one of the "
-                                     "available choices."),
+        (
+            {"category": "spaceships"},
+            "Select a valid choice. spaceships is not one of the available choices.",
+        ),
     ],
 )
 def test_the_admin_shows_the_models_validation_messages(client, staff_user, overrides, message):
@@ -148,8 +161,9 @@ def test_change_category_asks_for_the_new_category_first(client, staff_user, pro
     chosen = product_factory(title="Chosen", category=Category.EBOOK)
     client.force_login(staff_user)
 
-    response = client.post(CHANGELIST, {"action": "change_category",
-                                        "_selected_action": [str(chosen.pk)]})
+    response = client.post(
+        CHANGELIST, {"action": "change_category", "_selected_action": [str(chosen.pk)]}
+    )
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -165,10 +179,16 @@ def test_change_category_moves_only_the_selected_products(client, staff_user, pr
     before = chosen[0].updated_at
     client.force_login(staff_user)
 
-    response = client.post(CHANGELIST, {
-        "action": "change_category", "_selected_action": [str(p.pk) for p in chosen],
-        "category": "course", "apply": "Change category",
-    }, follow=True)
+    response = client.post(
+        CHANGELIST,
+        {
+            "action": "change_category",
+            "_selected_action": [str(p.pk) for p in chosen],
+            "category": "course",
+            "apply": "Change category",
+        },
+        follow=True,
+    )
 
     assert "Moved 2 products to Course." in response.content.decode()
     for product in chosen:
@@ -184,24 +204,35 @@ def test_change_category_across_all_filtered_products(client, staff_user, produc
     course = product_factory(title="A Course", category=Category.COURSE)
     client.force_login(staff_user)
 
-    client.post(f"{CHANGELIST}?category__exact=ebook", {
-        "action": "change_category", "select_across": "1",
-        "_selected_action": [str(ebooks[0].pk)], "category": "other", "apply": "Change category",
-    })
+    client.post(
+        f"{CHANGELIST}?category__exact=ebook",
+        {
+            "action": "change_category",
+            "select_across": "1",
+            "_selected_action": [str(ebooks[0].pk)],
+            "category": "other",
+            "apply": "Change category",
+        },
+    )
 
     assert set(Product.objects.values_list("category", flat=True)) == {"other", "course"}
     course.refresh_from_db()
     assert course.category == Category.COURSE
 
 
-def test_change_category_with_no_category_chosen_asks_again(client, staff_user,
-                                                            product_factory):
+def test_change_category_with_no_category_chosen_asks_again(client, staff_user, product_factory):
     chosen = product_factory(category=Category.EBOOK)
     client.force_login(staff_user)
 
-    response = client.post(CHANGELIST, {"action": "change_category",
-                                        "_selected_action": [str(chosen.pk)],
-                                        "category": "spaceships", "apply": "Change category"})
+    response = client.post(
+        CHANGELIST,
+        {
+            "action": "change_category",
+            "_selected_action": [str(chosen.pk)],
+            "category": "spaceships",
+            "apply": "Change category",
+        },
+    )
 
     assert response.status_code == 200
     assert "Select a valid choice." in response.content.decode()

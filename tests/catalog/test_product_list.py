@@ -18,8 +18,13 @@ def set_created(product: Product, moment: datetime) -> None:
 
 
 def test_catalog_shows_title_author_price_category_and_image(client, product_factory):
-    product_factory(title="Clean Code", author="Robert C. Martin", price=Decimal("32.99"),
-                    category=Category.EBOOK, image_url="https://example.com/clean-code.jpg")
+    product_factory(
+        title="Clean Code",
+        author="Robert C. Martin",
+        price=Decimal("32.99"),
+        category=Category.EBOOK,
+        image_url="https://example.com/clean-code.jpg",
+    )
     product_factory(title="No Picture", image_url="")
 
     response = client.get("/products/")
@@ -124,8 +129,10 @@ def test_bad_filter_values_are_ignored_with_a_message(client, product_factory):
     product_factory(title="Cheap", price=Decimal("5.00"), category=Category.EBOOK)
     product_factory(title="Dear", price=Decimal("50.00"), category=Category.COURSE)
 
-    response = client.get("/products/", {"min_price": "-5", "max_price": "lots",
-                                         "category": "spaceships", "sort": "random"})
+    response = client.get(
+        "/products/",
+        {"min_price": "-5", "max_price": "lots", "category": "spaceships", "sort": "random"},
+    )
 
     assert response.status_code == 200
     assert sorted(titles(response)) == ["Cheap", "Dear"]
@@ -209,9 +216,7 @@ def test_htmx_fragment_carries_its_own_messages(client, product_factory):
 def test_htmx_history_restore_gets_the_whole_page(client, product_factory):
     product_factory()
 
-    response = client.get(
-        "/products/", headers={**HTMX, "HX-History-Restore-Request": "true"}
-    )
+    response = client.get("/products/", headers={**HTMX, "HX-History-Restore-Request": "true"})
 
     assert "<html" in response.content.decode()
     assert "HX-History-Restore-Request" in response["Vary"]

@@ -20,9 +20,11 @@ def add_products(count: int, *, start: int = 0) -> None:
     Product.objects.bulk_create(
         [
             Product(
-                title=f"Guide to topic {n}", author=f"Author {n % 37}",
+                title=f"Guide to topic {n}",
+                author=f"Author {n % 37}",
                 description="Generated for the query-count test.",
-                price=Decimal(n % 90) + Decimal("0.99"), category=CATEGORIES[n % 5],
+                price=Decimal(n % 90) + Decimal("0.99"),
+                category=CATEGORIES[n % 5],
                 image_url="" if n % 2 else f"https://example.com/{n}.jpg",
                 created_at=now - timedelta(minutes=n),
             )
@@ -45,15 +47,16 @@ def measure(client, product_id) -> dict[str, int]:
         "home": "/",
         "catalog": "/products/",
         "catalog, filtered, page 2": "/products/?category=ebook&min_price=5&max_price=80"
-                                     "&sort=price_asc&page=2",
+        "&sort=price_asc&page=2",
         "catalog, page past the end": "/products/?page=9999",
         "catalog, word search (text index)": "/products/?q=guide&sort=price_desc",
         "catalog, partial word (substring)": "/products/?q=guid",
         "product page": f"/products/{product_id}/",
     }
     counts = {name: commands_for(client, url) for name, url in pages.items()}
-    counts["catalog, htmx fragment"] = commands_for(client, "/products/?category=course",
-                                                    {"HX-Request": "true"})
+    counts["catalog, htmx fragment"] = commands_for(
+        client, "/products/?category=course", {"HX-Request": "true"}
+    )
     return counts
 
 
@@ -74,8 +77,9 @@ def test_signed_out_pages_cost_the_same_at_10_and_1000_products(client, product_
     assert max(at_1000.values()) <= CEILING
 
 
-def test_signed_in_pages_cost_the_same_at_10_and_1000_products(client, user, product_id,
-                                                                make_purchase):
+def test_signed_in_pages_cost_the_same_at_10_and_1000_products(
+    client, user, product_id, make_purchase
+):
     make_purchase(user=user, product=Product.objects.get(pk=product_id), amount="10.99")
     client.force_login(user)
     at_10 = measure(client, product_id)
@@ -87,14 +91,15 @@ def test_signed_in_pages_cost_the_same_at_10_and_1000_products(client, user, pro
     assert max(at_1000.values()) <= CEILING
 
 
-def test_admin_catalog_pages_cost_the_same_at_10_and_1000_products(client, staff_user,
-                                                                   product_id, make_purchase):
+def test_admin_catalog_pages_cost_the_same_at_10_and_1000_products(
+    client, staff_user, product_id, make_purchase
+):
     make_purchase(user=staff_user, product=Product.objects.get(pk=product_id), amount="10.99")
     client.force_login(staff_user)
     pages = {
         "admin product list": "/admin/catalog/product/",
         "admin product list, filtered and searched": "/admin/catalog/product/"
-                                                     "?category__exact=ebook&q=guide",
+        "?category__exact=ebook&q=guide",
         "admin product analytics": "/admin/catalog/product/analytics/",
         "admin product change page": f"/admin/catalog/product/{product_id}/change/",
     }

@@ -20,9 +20,7 @@ def used_text_index(queries) -> bool:
     return any("$text" in query["sql"] for query in queries)
 
 
-def test_a_whole_word_uses_the_text_index_and_matches_words_not_substrings(
-    client, product_factory
-):
+def test_a_whole_word_uses_the_text_index_and_matches_words_not_substrings(client, product_factory):
     # Given a title containing "clean" only inside a longer word
     product_factory(title="Clean Code")
     product_factory(title="The Clean Coder")
@@ -116,9 +114,7 @@ def test_text_search_combines_with_category_and_price(client, product_factory):
     product_factory(title="Python Course", category=Category.COURSE, price=Decimal("10.00"))
     product_factory(title="Python Mastery", category=Category.COURSE, price=Decimal("90.00"))
 
-    response = client.get(
-        "/products/", {"q": "python", "category": "course", "max_price": "50"}
-    )
+    response = client.get("/products/", {"q": "python", "category": "course", "max_price": "50"})
 
     assert titles(response) == ["Python Course"]
 
@@ -140,8 +136,12 @@ def test_text_search_pages_and_sorts_like_any_listing(client, product_factory):
 
 
 def test_text_search_results_are_whole_products(db, product_factory):
-    made = product_factory(title="Clean Code", author="Robert C. Martin",
-                           price=Decimal("32.99"), category=Category.EBOOK)
+    made = product_factory(
+        title="Clean Code",
+        author="Robert C. Martin",
+        price=Decimal("32.99"),
+        category=Category.EBOOK,
+    )
 
     results = product_search(q="clean")
     page = results[0:PAGE_SIZE]

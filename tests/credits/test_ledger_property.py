@@ -25,13 +25,17 @@ operations = st.lists(
         st.tuples(st.just("adjust"), st.integers(0, 2), st.integers(-3, 5)),
         st.tuples(st.just("refund"), st.integers(0, 20)),
     ),
-    min_size=1, max_size=12,
+    min_size=1,
+    max_size=12,
 )
 
 
 @pytest.mark.django_db(transaction=True)
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(steps=operations)
 def test_ledger_sum_equals_cached_balance_after_any_sequence(steps, staff_user):
     for model in (CreditTransaction, Purchase, Referral):
@@ -47,25 +51,36 @@ def test_ledger_sum_equals_cached_balance_after_any_sequence(steps, staff_user):
         if kind == "buy":
             who, what, declined = args[0], products[args[1] % 3], args[2]
             user = User.objects.get(pk=users[who].pk)
-            credits = min(args[1], user.credits,
-                          int(what.price // django_settings.CREDIT_VALUE))
+            credits = min(args[1], user.credits, int(what.price // django_settings.CREDIT_VALUE))
             try:
-                purchase_checkout(user=user, product=what, credits_used=credits,
-                                  token=uuid.uuid4().hex,
-                                  payment_method_id="pm_card_chargeDeclined" if declined
-                                  else "pm_card_visa")
+                purchase_checkout(
+                    user=user,
+                    product=what,
+                    credits_used=credits,
+                    token=uuid.uuid4().hex,
+                    payment_method_id="pm_card_chargeDeclined" if declined else "pm_card_visa",
+                )
             except CheckoutError:
                 pass
         elif kind == "spend":
             try:
-                credits_spend(user_id=users[args[0]].pk, amount=args[1],
-                              idempotency_key=uuid.uuid4().hex, reason="property spend")
+                credits_spend(
+                    user_id=users[args[0]].pk,
+                    amount=args[1],
+                    idempotency_key=uuid.uuid4().hex,
+                    reason="property spend",
+                )
             except InsufficientCredits:
                 pass
         elif kind == "adjust" and args[1] != 0:
             try:
-                credits_adjust(user=users[args[0]], amount=args[1], reason="property",
-                               actor=staff_user, idempotency_key=uuid.uuid4().hex)
+                credits_adjust(
+                    user=users[args[0]],
+                    amount=args[1],
+                    reason="property",
+                    actor=staff_user,
+                    idempotency_key=uuid.uuid4().hex,
+                )
             except InsufficientCredits:
                 pass
         elif kind == "refund":

@@ -33,8 +33,13 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
 ]
 # Milliseconds. Checkout on the embedded server can take a second or two on a
 # loaded 2-core CI machine; the default 5 s leaves too little headroom.
@@ -88,22 +93,44 @@ def live_site(django_db_setup):
         "GUNICORN_ACCESS_LOG": "-",
     }
     # DEBUG off: whitenoise serves the collected files, as in production.
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-                   cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     OUTPUT.mkdir(exist_ok=True)
     port = free_port()
     log = (OUTPUT / "e2e-gunicorn.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}", "--no-control-socket"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if server.poll() is not None:
             log.close()
-            pytest.fail(f"gunicorn exited with status {server.returncode}; "
-                        f"see {OUTPUT / 'e2e-gunicorn.log'}")
+            pytest.fail(
+                f"gunicorn exited with status {server.returncode}; "
+                f"see {OUTPUT / 'e2e-gunicorn.log'}"
+            )
         try:
             if _get(f"{base}/healthz") == 200:
                 break
@@ -143,8 +170,9 @@ def browser():
     try:
         expect.set_options(timeout=TIMEOUT_MS)
         # A plain launch starts from a fresh temporary profile.
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield chromium
         finally:
@@ -180,8 +208,15 @@ def new_page(request, browser, live_site):
         if user is not None:
             client = Client()
             client.force_login(user)
-            context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                                  "url": live_site}])
+            context.add_cookies(
+                [
+                    {
+                        "name": "sessionid",
+                        "value": client.cookies["sessionid"].value,
+                        "url": live_site,
+                    }
+                ]
+            )
         page = context.new_page()
         pages.append(page)
         return page
@@ -195,16 +230,33 @@ def new_page(request, browser, live_site):
 def catalog(transactional_db):
     """Two catalog pages (24 a page): Clean Code, Refactoring and 28 others, by title."""
     fillers = [
-        Product(title=f"Field Guide Volume {n:02d}", description="A guide.", author="Various",
-                price=Decimal("9.99") + n, category=Category.COURSE)
+        Product(
+            title=f"Field Guide Volume {n:02d}",
+            description="A guide.",
+            author="Various",
+            price=Decimal("9.99") + n,
+            category=Category.COURSE,
+        )
         for n in range(28)
     ]
     named = [
-        Product(title="Clean Code", description="Agile craftsmanship.",
-                author="Robert C. Martin", price=Decimal("32.99"), category=Category.EBOOK),
-        Product(title="Refactoring", description="Improving the design of existing code.",
-                author="Martin Fowler", price=Decimal("45.00"), category=Category.EBOOK),
+        Product(
+            title="Clean Code",
+            description="Agile craftsmanship.",
+            author="Robert C. Martin",
+            price=Decimal("32.99"),
+            category=Category.EBOOK,
+        ),
+        Product(
+            title="Refactoring",
+            description="Improving the design of existing code.",
+            author="Martin Fowler",
+            price=Decimal("45.00"),
+            category=Category.EBOOK,
+        ),
     ]
     Product.objects.bulk_create(fillers + named)
-    return {product.title: product for product in Product.objects.filter(
-        title__in=["Clean Code", "Refactoring"])}
+    return {
+        product.title: product
+        for product in Product.objects.filter(title__in=["Clean Code", "Refactoring"])
+    }

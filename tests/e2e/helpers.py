@@ -12,8 +12,14 @@ def watch_for_page_errors(page: Page) -> list[str]:
     """Collect uncaught script errors and Content-Security-Policy refusals on ``page``."""
     problems = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda message: problems.append(f"console: {message.text}")
-            if message.type == "error" and "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     return problems
 
 

@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_friend_invited_by_link_buys_and_both_earn_credits_then_referrer_spends_them(
-        new_page, catalog, live_site):
+    new_page, catalog, live_site
+):
     # Given: Ada signs up and copies her referral link from the dashboard.
     ada = new_page()
     ada_problems = watch_for_page_errors(ada)
@@ -63,7 +64,8 @@ def test_friend_invited_by_link_buys_and_both_earn_credits_then_referrer_spends_
     expect(bob).to_have_url(re.compile(r"/purchases/[0-9a-f]{24}/$"))
     expect(bob.locator("#status")).to_have_text("Completed")
     expect(bob.locator(".receipt")).to_contain_text(
-        "you and the friend who invited you both earned credits")
+        "you and the friend who invited you both earned credits"
+    )
     expect(bob.locator(".credits-badge")).to_have_text("2 credits")
     bob.get_by_role("link", name="Dashboard").click()
     expect(bob.locator("#stat-credits")).to_have_text("2")
@@ -100,7 +102,8 @@ def test_friend_invited_by_link_buys_and_both_earn_credits_then_referrer_spends_
     receipt = ada.locator(".receipt")
     expect(receipt.locator("tr", has_text="Price")).to_contain_text("$32.99")
     expect(receipt.locator("tr", has_text="Paid with credits")).to_contain_text(
-        "2 credits ($20.00)")
+        "2 credits ($20.00)"
+    )
     expect(receipt.locator("tr", has_text="Paid by card")).to_contain_text("$12.99")
     expect(ada.locator(".credits-badge")).to_have_text("0 credits")
 

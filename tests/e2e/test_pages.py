@@ -25,17 +25,22 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def grace(transactional_db):
     """A customer with 1 credit and one referred friend (so every dashboard block has rows)."""
     grace = UserFactory(name="Grace Hopper", email="grace@example.com")
-    credits_grant(user_id=grace.pk, amount=1, kind="adjustment",
-                  idempotency_key=f"e2e-grant:{grace.pk}", reason="e2e test credit")
-    friend = UserFactory(name="Katherine Johnson", email="katherine@example.com",
-                         referred_by=grace)
+    credits_grant(
+        user_id=grace.pk,
+        amount=1,
+        kind="adjustment",
+        idempotency_key=f"e2e-grant:{grace.pk}",
+        reason="e2e test credit",
+    )
+    friend = UserFactory(name="Katherine Johnson", email="katherine@example.com", referred_by=grace)
     Referral.objects.create(referrer=grace, referred_user=friend)
     grace.refresh_from_db()
     return grace
 
 
 def test_declined_card_shows_the_decline_and_neither_buys_nor_spends_credits(
-        new_page, catalog, grace):
+    new_page, catalog, grace
+):
     # Given: Grace at checkout, applying her 1 credit to Refactoring ($45.00).
     product = catalog["Refactoring"]
     page = new_page(user=grace)
@@ -85,14 +90,20 @@ def test_catalog_pages_through_results_in_place(new_page, catalog):
 
 
 def test_pages_fit_a_375_pixel_wide_phone_screen_without_sideways_scrolling(
-        new_page, catalog, grace):
+    new_page, catalog, grace
+):
     product = catalog["Clean Code"]
     page = new_page(user=grace, viewport={"width": 375, "height": 740})
     page.goto("/")
     assert page.evaluate("window.innerWidth") == 375
     too_wide = {}
-    for path in ("/", "/products/", f"/products/{product.pk}/", f"/checkout/{product.pk}/",
-                 "/dashboard/"):
+    for path in (
+        "/",
+        "/products/",
+        f"/products/{product.pk}/",
+        f"/checkout/{product.pk}/",
+        "/dashboard/",
+    ):
         page.goto(path)
         expect(page.locator("main")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")

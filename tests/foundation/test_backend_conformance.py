@@ -30,8 +30,9 @@ def shop(user_factory, product_factory):
     book = product_factory(title="Book", price=Decimal("10.00"), category="ebook")
     course = product_factory(title="Course", price=Decimal("30.00"), category="course")
     for user, product in ((ada, book), (bob, book), (bob, course)):
-        Purchase.objects.create(user=user, product=product, product_name=product.title,
-                                amount=product.price)
+        Purchase.objects.create(
+            user=user, product=product, product_name=product.title, amount=product.price
+        )
     Referral.objects.create(referrer=ada, referred_user=bob)
     return {"ada": ada, "bob": bob, "cy": cy, "book": book, "course": course}
 
@@ -42,10 +43,12 @@ def test_database_version_is_read_through_build_info(db):
 
 
 def test_filter_and_exclude(shop):
-    assert set(Product.objects.filter(price__gte=Decimal("20")).values_list("title", flat=True)) \
-        == {"Course"}
-    assert set(Product.objects.exclude(category="course").values_list("title", flat=True)) \
-        == {"Book"}
+    assert set(
+        Product.objects.filter(price__gte=Decimal("20")).values_list("title", flat=True)
+    ) == {"Course"}
+    assert set(Product.objects.exclude(category="course").values_list("title", flat=True)) == {
+        "Book"
+    }
 
 
 def test_q_with_or_and_not(shop):
@@ -57,10 +60,13 @@ def test_q_with_or_and_not(shop):
 
 def test_isnull(shop):
     """Gap 2: isnull compiles to `$not` too."""
-    assert set(User.objects.filter(referred_by__isnull=True).values_list("name", flat=True)) \
-        == {"Ada", "Cy"}
-    assert list(User.objects.filter(referred_by__isnull=False).values_list("name", flat=True)) \
-        == ["Bob"]
+    assert set(User.objects.filter(referred_by__isnull=True).values_list("name", flat=True)) == {
+        "Ada",
+        "Cy",
+    }
+    assert list(User.objects.filter(referred_by__isnull=False).values_list("name", flat=True)) == [
+        "Bob"
+    ]
 
 
 def test_select_related_across_two_foreign_keys(shop):
@@ -70,16 +76,23 @@ def test_select_related_across_two_foreign_keys(shop):
 
 def test_ordering_by_a_related_field_with_select_related(shop):
     """Gap 3: the nested document in $addFields must be read as dotted paths."""
-    rows = Purchase.objects.select_related("user", "product").order_by("product__title",
-                                                                       "user__name")
+    rows = Purchase.objects.select_related("user", "product").order_by(
+        "product__title", "user__name"
+    )
     assert [(p.product.title, p.user.name) for p in rows] == [
-        ("Book", "Ada"), ("Book", "Bob"), ("Course", "Bob")]
+        ("Book", "Ada"),
+        ("Book", "Bob"),
+        ("Course", "Bob"),
+    ]
 
 
 def test_values_annotate_group_by_across_a_foreign_key(shop):
     """Gap 3: the nested document in $project must be read as dotted paths."""
-    rows = Purchase.objects.values("product__title").annotate(
-        total=Sum("amount"), n=Count("pk")).order_by("product__title")
+    rows = (
+        Purchase.objects.values("product__title")
+        .annotate(total=Sum("amount"), n=Count("pk"))
+        .order_by("product__title")
+    )
     assert list(rows) == [
         {"product__title": "Book", "total": Decimal("20.00"), "n": 2},
         {"product__title": "Course", "total": Decimal("30.00"), "n": 1},
@@ -95,10 +108,14 @@ def test_count_and_exists(shop):
 def test_aggregate_with_coalesce_agrees_on_empty_input(shop):
     """Gap 5: Sum over nothing is None on MongoDB and 0 on the stand-in; Coalesce agrees."""
     total = Purchase.objects.filter(user=shop["cy"]).aggregate(
-        total=Coalesce(Sum("amount"), Decimal("0")))["total"]
+        total=Coalesce(Sum("amount"), Decimal("0"))
+    )["total"]
     assert total == Decimal("0")
-    per_user = dict(User.objects.annotate(
-        spent=Coalesce(Sum("purchases__amount"), Decimal("0"))).values_list("name", "spent"))
+    per_user = dict(
+        User.objects.annotate(spent=Coalesce(Sum("purchases__amount"), Decimal("0"))).values_list(
+            "name", "spent"
+        )
+    )
     assert per_user == {"Ada": Decimal("10.00"), "Bob": Decimal("40.00"), "Cy": Decimal("0")}
 
 

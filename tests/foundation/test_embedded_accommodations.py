@@ -9,19 +9,35 @@ MISSING = object()
 
 def test_nested_projection_documents_become_dotted_paths():
     pipeline = [
-        {"$lookup": {"from": "products", "pipeline": [{"$project": {"a": {"b": 1}}}],
-                     "as": "products"}},
+        {
+            "$lookup": {
+                "from": "products",
+                "pipeline": [{"$project": {"a": {"b": 1}}}],
+                "as": "products",
+            }
+        },
         {"$addFields": {"products": {"title": "$products.title"}}},
-        {"$project": {"products": {"title": 1}, "total": {"$sum": "$x"},
-                      "lit": {"$literal": {"k": 1}}, "createdAt": 1}},
+        {
+            "$project": {
+                "products": {"title": 1},
+                "total": {"$sum": "$x"},
+                "lit": {"$literal": {"k": 1}},
+                "createdAt": 1,
+            }
+        },
     ]
 
     assert flatten_pipeline(pipeline) == [
-        {"$lookup": {"from": "products", "pipeline": [{"$project": {"a.b": 1}}],
-                     "as": "products"}},
+        {"$lookup": {"from": "products", "pipeline": [{"$project": {"a.b": 1}}], "as": "products"}},
         {"$addFields": {"products.title": "$products.title"}},
-        {"$project": {"products.title": 1, "total": {"$sum": "$x"},
-                      "lit": {"$literal": {"k": 1}}, "createdAt": 1}},
+        {
+            "$project": {
+                "products.title": 1,
+                "total": {"$sum": "$x"},
+                "lit": {"$literal": {"k": 1}},
+                "createdAt": 1,
+            }
+        },
     ]
 
 
@@ -37,13 +53,25 @@ def test_only_compound_unique_indexes_implied_by_a_subset_index_are_skipped():
 
     in_range = {"$gte": 0, "$lte": 9}
     indexes = [
-        {"name": "referred", "fields": ["referredUserId"], "unique": True,
-         "partial_filter_expression": {"referredUserId": in_range}},
-        {"name": "pair", "fields": ["referrerId", "referredUserId"], "unique": True,
-         "partial_filter_expression": {"referrerId": in_range, "referredUserId": in_range}},
+        {
+            "name": "referred",
+            "fields": ["referredUserId"],
+            "unique": True,
+            "partial_filter_expression": {"referredUserId": in_range},
+        },
+        {
+            "name": "pair",
+            "fields": ["referrerId", "referredUserId"],
+            "unique": True,
+            "partial_filter_expression": {"referrerId": in_range, "referredUserId": in_range},
+        },
         {"name": "other_pair", "fields": ["a", "b"], "unique": True},
-        {"name": "loose_pair", "fields": ["referredUserId", "c"], "unique": True,
-         "partial_filter_expression": {"c": in_range}},
+        {
+            "name": "loose_pair",
+            "fields": ["referredUserId", "c"],
+            "unique": True,
+            "partial_filter_expression": {"c": in_range},
+        },
     ]
 
     # "loose_pair" does not repeat the subset's filter, so it is still checked.

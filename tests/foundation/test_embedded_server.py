@@ -99,14 +99,21 @@ def test_manage_py_reports_a_port_in_use_in_one_line(tmp_path):
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        env = {**os.environ, "EMBEDDED_MONGODB_PORT": str(port),
-               "EMBEDDED_MONGODB_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE":
-               "referral_site.settings.local"}
+        env = {
+            **os.environ,
+            "EMBEDDED_MONGODB_PORT": str(port),
+            "EMBEDDED_MONGODB_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "referral_site.settings.local",
+        }
         env.pop("MONGODB_URI", None)
 
         result = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=120,
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     assert result.returncode == 1
@@ -132,8 +139,13 @@ def test_a_count_with_a_text_query_counts_only_matching_documents_on_sqlite(data
     with MongoClient(uri) as client:
         products = client.shop.products
         products.create_index([("title", "text")], name="title_text")
-        products.insert_many([{"title": "Clean Code", "price": 1}, {"title": "Refactoring",
-                              "price": 1}, {"title": "Clean Architecture", "price": 2}])
+        products.insert_many(
+            [
+                {"title": "Clean Code", "price": 1},
+                {"title": "Refactoring", "price": 1},
+                {"title": "Clean Architecture", "price": 2},
+            ]
+        )
         query = {"$text": {"$search": "clean"}, "price": 1}
 
         counted = client.shop.command({"count": "products", "query": query})["n"]
@@ -153,8 +165,9 @@ def test_a_per_run_server_stops_when_the_process_that_started_it_dies(tmp_path):
         "print(server.handle.port, server.handle.pid, flush=True)\n"
         "import os; os._exit(0)  # dies without stopping the server\n"
     )
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     port, pid = map(int, result.stdout.split())
 
     deadline = time.monotonic() + 15

@@ -25,8 +25,11 @@ def unreachable_connection(monkeypatch):
     # A real connection to a port where the server was just stopped.
     server = embedded.start_ephemeral()
     server.stop()
-    settings_dict = {**connection.settings_dict, "HOST": server.uri,
-                     "OPTIONS": {"serverSelectionTimeoutMS": 300}}
+    settings_dict = {
+        **connection.settings_dict,
+        "HOST": server.uri,
+        "OPTIONS": {"serverSelectionTimeoutMS": 300},
+    }
     settings_dict.pop("EMBEDDED", None)
     dead = DatabaseWrapper(settings_dict, alias="healthz-down")
     monkeypatch.setattr(health, "connection", dead)
@@ -34,8 +37,9 @@ def unreachable_connection(monkeypatch):
     dead.close_pool()
 
 
-def test_healthz_answers_503_with_the_reason_when_the_database_is_down(client, db,
-                                                                       unreachable_connection):
+def test_healthz_answers_503_with_the_reason_when_the_database_is_down(
+    client, db, unreachable_connection
+):
     response = client.get("/healthz")
 
     assert response.status_code == 503

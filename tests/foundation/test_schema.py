@@ -56,17 +56,24 @@ def test_products_collection_has_the_documented_indexes(mongo):
     assert (("title", "text"),) in indexes
 
 
-def test_stored_documents_use_the_documented_names_and_types(mongo, user_factory,
-                                                             product_factory):
+def test_stored_documents_use_the_documented_names_and_types(mongo, user_factory, product_factory):
     referrer = user_factory(name="Referrer")
     buyer = user_factory(name="Buyer", referred_by=referrer)
-    product = product_factory(title="Clean Code", price=Decimal("32.99"),
-                              image_url="https://example.com/clean-code.jpg")
+    product = product_factory(
+        title="Clean Code", price=Decimal("32.99"), image_url="https://example.com/clean-code.jpg"
+    )
     Referral.objects.create(referrer=referrer, referred_user=buyer)
     Purchase.objects.create(
-        user=buyer, product=product, product_name=product.title, amount=Decimal("32.99"),
-        credits_used=2, credit_amount=Decimal("20.00"), cash_amount=Decimal("12.99"),
-        payment_method_id="pm_1234567890", is_first_purchase=True, referral_credit_awarded=True,
+        user=buyer,
+        product=product,
+        product_name=product.title,
+        amount=Decimal("32.99"),
+        credits_used=2,
+        credit_amount=Decimal("20.00"),
+        cash_amount=Decimal("12.99"),
+        payment_method_id="pm_1234567890",
+        is_first_purchase=True,
+        referral_credit_awarded=True,
     )
 
     user_doc = mongo.users.find_one({"_id": buyer.pk})
@@ -75,26 +82,65 @@ def test_stored_documents_use_the_documented_names_and_types(mongo, user_factory
     product_doc = mongo.products.find_one({"_id": product.pk})
 
     expected = {
-        "users": (user_doc, {
-            "_id": ObjectId, "clerkUserId": str, "referralCode": str, "name": str,
-            "credits": int, "totalCreditsEarned": int, "totalReferredUsers": int,
-            "referredBy": ObjectId, "createdAt": object, "updatedAt": object,
-        }),
-        "referrals": (referral_doc, {
-            "_id": ObjectId, "referrerId": ObjectId, "referredUserId": ObjectId, "status": str,
-            "creditsAwarded": bool, "createdAt": object, "updatedAt": object,
-        }),
-        "purchases": (purchase_doc, {
-            "_id": ObjectId, "userId": ObjectId, "productId": ObjectId, "productName": str,
-            "amount": Decimal128, "creditsUsed": int, "creditAmount": Decimal128,
-            "cashAmount": Decimal128, "paymentMethodId": str, "isFirstPurchase": bool,
-            "referralCreditAwarded": bool, "createdAt": object, "updatedAt": object,
-        }),
-        "products": (product_doc, {
-            "_id": ObjectId, "title": str, "description": str, "author": str,
-            "price": Decimal128, "category": str, "imageUrl": str, "createdAt": object,
-            "updatedAt": object,
-        }),
+        "users": (
+            user_doc,
+            {
+                "_id": ObjectId,
+                "clerkUserId": str,
+                "referralCode": str,
+                "name": str,
+                "credits": int,
+                "totalCreditsEarned": int,
+                "totalReferredUsers": int,
+                "referredBy": ObjectId,
+                "createdAt": object,
+                "updatedAt": object,
+            },
+        ),
+        "referrals": (
+            referral_doc,
+            {
+                "_id": ObjectId,
+                "referrerId": ObjectId,
+                "referredUserId": ObjectId,
+                "status": str,
+                "creditsAwarded": bool,
+                "createdAt": object,
+                "updatedAt": object,
+            },
+        ),
+        "purchases": (
+            purchase_doc,
+            {
+                "_id": ObjectId,
+                "userId": ObjectId,
+                "productId": ObjectId,
+                "productName": str,
+                "amount": Decimal128,
+                "creditsUsed": int,
+                "creditAmount": Decimal128,
+                "cashAmount": Decimal128,
+                "paymentMethodId": str,
+                "isFirstPurchase": bool,
+                "referralCreditAwarded": bool,
+                "createdAt": object,
+                "updatedAt": object,
+            },
+        ),
+        "products": (
+            product_doc,
+            {
+                "_id": ObjectId,
+                "title": str,
+                "description": str,
+                "author": str,
+                "price": Decimal128,
+                "category": str,
+                "imageUrl": str,
+                "createdAt": object,
+                "updatedAt": object,
+            },
+        ),
     }
     for collection, (document, fields) in expected.items():
         for name, kind in fields.items():
@@ -106,7 +152,8 @@ def test_stored_documents_use_the_documented_names_and_types(mongo, user_factory
     assert referral_doc["creditsAwarded"] is False
     assert purchase_doc["amount"].to_decimal() == Decimal("32.99")
     assert purchase_doc["creditAmount"].to_decimal() + purchase_doc[
-        "cashAmount"].to_decimal() == Decimal("32.99")
+        "cashAmount"
+    ].to_decimal() == Decimal("32.99")
     assert product_doc["category"] == "ebook"
     for document in (user_doc, referral_doc, purchase_doc, product_doc):
         assert document["createdAt"].__class__.__name__ == "datetime"

@@ -18,8 +18,13 @@ def _errors(instance, exclude=None) -> dict[str, list[str]]:
 
 
 def _valid_product(**overrides) -> Product:
-    fields = {"title": "Clean Code", "description": "A handbook", "author": "Robert C. Martin",
-              "price": Decimal("32.99"), "category": "ebook"}
+    fields = {
+        "title": "Clean Code",
+        "description": "A handbook",
+        "author": "Robert C. Martin",
+        "price": Decimal("32.99"),
+        "category": "ebook",
+    }
     return Product(**{**fields, **overrides})
 
 
@@ -46,8 +51,12 @@ def test_product_category_must_be_one_of_the_five():
 
 
 def _valid_user(**overrides) -> User:
-    fields = {"clerk_user_id": "user_2abc123def456", "referral_code": "ABC123XY",
-              "name": "John Doe", "email": "john@example.com"}
+    fields = {
+        "clerk_user_id": "user_2abc123def456",
+        "referral_code": "ABC123XY",
+        "name": "John Doe",
+        "email": "john@example.com",
+    }
     return User(**{**fields, **overrides})
 
 
@@ -69,11 +78,14 @@ def test_user_name_is_trimmed():
     assert user.name == "John Doe"
 
 
-@pytest.mark.parametrize(("field", "label"), [
-    ("credits", "Credits"),
-    ("total_credits_earned", "Total credits earned"),
-    ("total_referred_users", "Total referred users"),
-])
+@pytest.mark.parametrize(
+    ("field", "label"),
+    [
+        ("credits", "Credits"),
+        ("total_credits_earned", "Total credits earned"),
+        ("total_referred_users", "Total referred users"),
+    ],
+)
 def test_user_counters_cannot_be_negative(field, label):
     errors = _errors(_valid_user(**{field: -1}), exclude=["password"])
     assert errors[field] == [f"{label} cannot be negative."]
@@ -90,19 +102,30 @@ def test_referral_needs_both_users():
     assert errors["referred_user"] == ["This field cannot be null."]
 
 
-@pytest.mark.parametrize(("field", "label"), [
-    ("amount", "Amount"), ("credit_amount", "Credit amount"), ("cash_amount", "Cash amount"),
-])
+@pytest.mark.parametrize(
+    ("field", "label"),
+    [
+        ("amount", "Amount"),
+        ("credit_amount", "Credit amount"),
+        ("cash_amount", "Cash amount"),
+    ],
+)
 def test_purchase_money_cannot_be_negative(user_factory, product_factory, field, label):
-    purchase = Purchase(user=user_factory(), product=product_factory(), product_name="X",
-                        amount=Decimal("1.00"))
+    purchase = Purchase(
+        user=user_factory(), product=product_factory(), product_name="X", amount=Decimal("1.00")
+    )
     setattr(purchase, field, Decimal("-1.00"))
     assert _errors(purchase)[field] == [f"{label} cannot be negative."]
 
 
 def test_purchase_credits_used_cannot_be_negative(user_factory, product_factory):
-    purchase = Purchase(user=user_factory(), product=product_factory(), product_name="X",
-                        amount=Decimal("1.00"), credits_used=-2)
+    purchase = Purchase(
+        user=user_factory(),
+        product=product_factory(),
+        product_name="X",
+        amount=Decimal("1.00"),
+        credits_used=-2,
+    )
     assert _errors(purchase)["credits_used"] == ["Credits used cannot be negative."]
 
 

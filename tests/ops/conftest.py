@@ -36,23 +36,43 @@ def shop(mongo, user_factory, product_factory) -> Shop:
     """schema.md's sample story: Bob, referred by Alice, buys Clean Code with 2 credits."""
     alice = user_factory(name="Alice Referrer", email="alice@example.com")
     bob = user_factory(name="Bob Buyer", email="bob@example.com", referred_by=alice)
-    product = product_factory(title="Clean Code", author="Robert C. Martin",
-                              description="A handbook of agile software craftsmanship",
-                              price=Decimal("32.99"), category="ebook",
-                              image_url="https://example.com/clean-code.jpg")
-    referral = Referral.objects.create(referrer=alice, referred_user=bob,
-                                       status=ReferralStatus.CONVERTED, credits_awarded=True,
-                                       converted_at=JAN_12)
-    purchase = Purchase.objects.create(
-        user=bob, product=product, product_name=product.title, amount=Decimal("32.99"),
-        credits_used=2, credit_amount=Decimal("20.00"), cash_amount=Decimal("12.99"),
-        payment_method_id="pm_1234567890", is_first_purchase=True,
-        referral_credit_awarded=True, status="completed",
+    product = product_factory(
+        title="Clean Code",
+        author="Robert C. Martin",
+        description="A handbook of agile software craftsmanship",
+        price=Decimal("32.99"),
+        category="ebook",
+        image_url="https://example.com/clean-code.jpg",
     )
-    applied = credits_grant(user_id=alice.pk, amount=2, kind=Kind.REFERRAL_REWARD_REFERRER,
-                            idempotency_key=f"referral-reward:{referral.pk}:{alice.pk}",
-                            reason="Bob Buyer's first purchase", referral_id=referral.pk,
-                            purchase_id=purchase.pk)
+    referral = Referral.objects.create(
+        referrer=alice,
+        referred_user=bob,
+        status=ReferralStatus.CONVERTED,
+        credits_awarded=True,
+        converted_at=JAN_12,
+    )
+    purchase = Purchase.objects.create(
+        user=bob,
+        product=product,
+        product_name=product.title,
+        amount=Decimal("32.99"),
+        credits_used=2,
+        credit_amount=Decimal("20.00"),
+        cash_amount=Decimal("12.99"),
+        payment_method_id="pm_1234567890",
+        is_first_purchase=True,
+        referral_credit_awarded=True,
+        status="completed",
+    )
+    applied = credits_grant(
+        user_id=alice.pk,
+        amount=2,
+        kind=Kind.REFERRAL_REWARD_REFERRER,
+        idempotency_key=f"referral-reward:{referral.pk}:{alice.pk}",
+        reason="Bob Buyer's first purchase",
+        referral_id=referral.pk,
+        purchase_id=purchase.pk,
+    )
     _set_times(mongo, User, alice.pk, createdAt=JAN_10, updatedAt=JAN_15)
     _set_times(mongo, User, bob.pk, createdAt=JAN_12, updatedAt=JAN_12)
     _set_times(mongo, Product, product.pk, createdAt=JAN_10, updatedAt=JAN_10)
@@ -61,5 +81,11 @@ def shop(mongo, user_factory, product_factory) -> Shop:
     _set_times(mongo, CreditTransaction, applied.entry_id, createdAt=JAN_12)
     for obj in (alice, bob, product, referral, purchase):
         obj.refresh_from_db()
-    return Shop(alice=alice, bob=bob, product=product, referral=referral, purchase=purchase,
-                reward=CreditTransaction.objects.get(pk=applied.entry_id))
+    return Shop(
+        alice=alice,
+        bob=bob,
+        product=product,
+        referral=referral,
+        purchase=purchase,
+        reward=CreditTransaction.objects.get(pk=applied.entry_id),
+    )

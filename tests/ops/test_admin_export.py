@@ -40,22 +40,34 @@ def test_the_action_is_in_the_changelists_action_menu(client, staff_user, shop):
     assert f'<option value="{ACTION}">Export selected as CSV</option>' in response.text
 
 
-def test_staff_export_the_selected_products_with_decimal_prices(client, staff_user, shop,
-                                                                product_factory):
+def test_staff_export_the_selected_products_with_decimal_prices(
+    client, staff_user, shop, product_factory
+):
     other = product_factory(title="Refactoring")
     product_factory(title="Not selected")
     client.force_login(staff_user)
 
-    response = client.post(changelist(Product), {
-        "action": ACTION, "_selected_action": [str(shop.product.pk), str(other.pk)]})
+    response = client.post(
+        changelist(Product),
+        {"action": ACTION, "_selected_action": [str(shop.product.pk), str(other.pk)]},
+    )
 
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="products-')
     header, rows = exported(response)
-    assert header == ["_id", "title", "description", "author", "price", "category",
-                      "imageUrl", "createdAt", "updatedAt"]
+    assert header == [
+        "_id",
+        "title",
+        "description",
+        "author",
+        "price",
+        "category",
+        "imageUrl",
+        "createdAt",
+        "updatedAt",
+    ]
     assert sorted(row["title"] for row in rows) == ["Clean Code", "Refactoring"]
     clean_code = next(row for row in rows if row["title"] == "Clean Code")
     assert clean_code["price"] == "32.99"
@@ -63,31 +75,50 @@ def test_staff_export_the_selected_products_with_decimal_prices(client, staff_us
     assert clean_code["createdAt"] == "2024-01-10T08:00:00.000Z"
 
 
-def test_the_users_export_from_the_admin_never_carries_a_password_hash(client, staff_user,
-                                                                       shop, mongo):
+def test_the_users_export_from_the_admin_never_carries_a_password_hash(
+    client, staff_user, shop, mongo
+):
     hashes = [document["password"] for document in mongo.users.find()]
     client.force_login(staff_user)
 
-    response = client.post(changelist(type(shop.alice)), {
-        "action": ACTION, "_selected_action": [str(shop.alice.pk), str(staff_user.pk)]})
+    response = client.post(
+        changelist(type(shop.alice)),
+        {"action": ACTION, "_selected_action": [str(shop.alice.pk), str(staff_user.pk)]},
+    )
 
     header, rows = exported(response)
-    assert header == ["_id", "clerkUserId", "referralCode", "name", "email", "credits",
-                      "totalCreditsEarned", "totalReferredUsers", "referredBy", "isActive",
-                      "isStaff", "createdAt", "updatedAt"]
+    assert header == [
+        "_id",
+        "clerkUserId",
+        "referralCode",
+        "name",
+        "email",
+        "credits",
+        "totalCreditsEarned",
+        "totalReferredUsers",
+        "referredBy",
+        "isActive",
+        "isStaff",
+        "createdAt",
+        "updatedAt",
+    ]
     assert {row["email"]: row["isStaff"] for row in rows} == {
-        "alice@example.com": "false", "staff@example.com": "true"}
+        "alice@example.com": "false",
+        "staff@example.com": "true",
+    }
     body = ",".join(",".join(row.values()) for row in rows)
     assert all(value not in body for value in hashes)
 
 
 def test_other_models_export_their_stored_field_names(client, staff_user, shop):
-    event = PaymentEvent.objects.create(event_id="evt_123", type="charge.refunded",
-                                        purchase=shop.purchase)
+    event = PaymentEvent.objects.create(
+        event_id="evt_123", type="charge.refunded", purchase=shop.purchase
+    )
     client.force_login(staff_user)
 
-    response = client.post(changelist(PaymentEvent), {
-        "action": ACTION, "_selected_action": [str(event.pk)]})
+    response = client.post(
+        changelist(PaymentEvent), {"action": ACTION, "_selected_action": [str(event.pk)]}
+    )
 
     header, rows = exported(response)
     assert header == ["_id", "eventId", "type", "purchaseId", "createdAt"]
@@ -98,8 +129,9 @@ def test_other_models_export_their_stored_field_names(client, staff_user, shop):
 def test_customers_cannot_use_the_export(client, shop):
     client.force_login(shop.alice)
 
-    response = client.post(changelist(Product), {
-        "action": ACTION, "_selected_action": [str(shop.product.pk)]})
+    response = client.post(
+        changelist(Product), {"action": ACTION, "_selected_action": [str(shop.product.pk)]}
+    )
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
@@ -110,7 +142,8 @@ def test_staff_get_the_export_only_where_they_may_view(rf, user_factory):
 
     clerk = user_factory(is_staff=True)
     clerk.user_permissions.add(
-        Permission.objects.get(codename="view_product", content_type__app_label="catalog"))
+        Permission.objects.get(codename="view_product", content_type__app_label="catalog")
+    )
     request = rf.get("/admin/")
     request.user = type(clerk).objects.get(pk=clerk.pk)  # fresh permission cache
 

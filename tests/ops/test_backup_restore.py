@@ -15,8 +15,7 @@ from referral_site.ops.restore import index_model
 
 
 def user_collections(mongo) -> list[str]:
-    return sorted(name for name in mongo.list_collection_names()
-                  if not name.startswith("system."))
+    return sorted(name for name in mongo.list_collection_names() if not name.startswith("system."))
 
 
 def documents(mongo) -> dict[str, list[dict]]:
@@ -25,9 +24,13 @@ def documents(mongo) -> dict[str, list[dict]]:
 
 
 def indexes(mongo) -> dict[str, dict[str, dict]]:
-    return {name: {index["name"]: {key: value for key, value in index.items() if key != "ns"}
-                   for index in mongo[name].list_indexes()}
-            for name in user_collections(mongo)}
+    return {
+        name: {
+            index["name"]: {key: value for key, value in index.items() if key != "ns"}
+            for index in mongo[name].list_indexes()
+        }
+        for name in user_collections(mongo)
+    }
 
 
 def wipe(mongo) -> None:
@@ -52,9 +55,14 @@ def schema_put_back(mongo):
             mongo.create_collection(name, **options.get(name, {}))
         missing = set(specs) - {index["name"] for index in mongo[name].list_indexes()}
         if missing:
-            mongo.command("createIndexes", name, indexes=[
-                {key: value for key, value in specs[index_name].items() if key != "v"}
-                for index_name in missing])
+            mongo.command(
+                "createIndexes",
+                name,
+                indexes=[
+                    {key: value for key, value in specs[index_name].items() if key != "v"}
+                    for index_name in missing
+                ],
+            )
 
 
 def backup(path: Path) -> str:
@@ -73,7 +81,8 @@ def restore(path: Path, *args, stderr: io.StringIO | None = None) -> str:
 
 
 def test_backup_then_wipe_then_restore_gives_back_every_document_and_index(
-        shop, mongo, tmp_path, schema_put_back):
+    shop, mongo, tmp_path, schema_put_back
+):
     # Given the shop's data and a backup of it
     documents_before, indexes_before = documents(mongo), indexes(mongo)
     backup(tmp_path / "backup")
@@ -91,15 +100,15 @@ def test_backup_then_wipe_then_restore_gives_back_every_document_and_index(
     assert indexes_before["rateLimits"]["rateLimits_expiresAt_ttl"]["expireAfterSeconds"] == 0
     assert indexes_before["products"]["products_title_text"]["key"] == SON([("title", "text")])
     assert indexes_before["purchases"]["purchases_one_first_per_user"]["unique"] is True
-    assert "partialFilterExpression" in indexes_before["purchases"][
-        "purchases_one_first_per_user"]
+    assert "partialFilterExpression" in indexes_before["purchases"]["purchases_one_first_per_user"]
     total = sum(len(docs) for docs in documents_before.values())
-    assert printed.strip() == (f"restore: {len(documents_before)} collections, {total} "
-                               f"documents restored from {tmp_path / 'backup'}")
+    assert printed.strip() == (
+        f"restore: {len(documents_before)} collections, {total} "
+        f"documents restored from {tmp_path / 'backup'}"
+    )
 
 
-def test_restored_unique_indexes_still_reject_duplicates(shop, mongo, tmp_path,
-                                                         schema_put_back):
+def test_restored_unique_indexes_still_reject_duplicates(shop, mongo, tmp_path, schema_put_back):
     from pymongo.errors import DuplicateKeyError
 
     backup(tmp_path / "backup")
@@ -111,7 +120,8 @@ def test_restored_unique_indexes_still_reject_duplicates(shop, mongo, tmp_path,
 
 
 def test_backup_writes_extended_json_lines_and_a_manifest_with_counts_and_checksums(
-        shop, mongo, tmp_path):
+    shop, mongo, tmp_path
+):
     # Given an existing, empty directory (allowed)
     target = tmp_path / "backup"
     target.mkdir()
@@ -123,15 +133,18 @@ def test_backup_writes_extended_json_lines_and_a_manifest_with_counts_and_checks
     assert manifest["database"] == mongo.name
     assert manifest["createdAt"].endswith("Z")
     assert manifest["schemaVersion"]["accounts"] == max(
-        row["name"] for row in mongo.django_migrations.find({"app": "accounts"}))
+        row["name"] for row in mongo.django_migrations.find({"app": "accounts"})
+    )
     entries = {entry["name"]: entry for entry in manifest["collections"]}
     assert sorted(entries) == user_collections(mongo)
     for name, entry in entries.items():
         data = (target / entry["file"]).read_bytes()
         assert entry["documents"] == mongo[name].count_documents({}) == data.count(b"\n")
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
-        assert entry["metadataSha256"] == hashlib.sha256(
-            (target / entry["metadataFile"]).read_bytes()).hexdigest()
+        assert (
+            entry["metadataSha256"]
+            == hashlib.sha256((target / entry["metadataFile"]).read_bytes()).hexdigest()
+        )
     product_line = json.loads((target / "products.jsonl").read_text().splitlines()[0])
     assert product_line["price"] == {"$numberDecimal": "32.99"}
     assert product_line["_id"] == {"$oid": str(shop.product.pk)}
@@ -146,18 +159,20 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_backup_and_restore_show_progress_on_a_terminal_only(shop, tmp_path, capsys,
-                                                            schema_put_back):
+def test_backup_and_restore_show_progress_on_a_terminal_only(
+    shop, tmp_path, capsys, schema_put_back
+):
     quiet = io.StringIO()
-    call_command("backup", "--output", str(tmp_path / "quiet"), stdout=io.StringIO(),
-                 stderr=quiet)
+    call_command("backup", "--output", str(tmp_path / "quiet"), stdout=io.StringIO(), stderr=quiet)
     assert quiet.getvalue() == capsys.readouterr().err == ""
 
-    call_command("backup", "--output", str(tmp_path / "shown"), stdout=io.StringIO(),
-                 stderr=Terminal())
+    call_command(
+        "backup", "--output", str(tmp_path / "shown"), stdout=io.StringIO(), stderr=Terminal()
+    )
     backup_bars = capsys.readouterr().err
-    call_command("restore", str(tmp_path / "shown"), "--force", stdout=io.StringIO(),
-                 stderr=Terminal())
+    call_command(
+        "restore", str(tmp_path / "shown"), "--force", stdout=io.StringIO(), stderr=Terminal()
+    )
     restore_bars = capsys.readouterr().err
 
     # rich draws on the process's stderr; each collection gets a bar with its count
@@ -198,11 +213,11 @@ def test_an_interrupted_backup_leaves_no_directory_behind(shop, tmp_path, monkey
     assert list(tmp_path.iterdir()) == []
 
 
-def test_restore_refuses_a_database_that_holds_documents_and_changes_nothing(
-        shop, mongo, tmp_path):
+def test_restore_refuses_a_database_that_holds_documents_and_changes_nothing(shop, mongo, tmp_path):
     backup(tmp_path / "backup")
-    Product.objects.create(title="Added after the backup", description="d", author="a",
-                           price="1.00", category="other")
+    Product.objects.create(
+        title="Added after the backup", description="d", author="a", price="1.00", category="other"
+    )
     before = documents(mongo)
 
     with pytest.raises(CommandError, match=r"already holds documents \(.*\); .*--force"):
@@ -211,12 +226,14 @@ def test_restore_refuses_a_database_that_holds_documents_and_changes_nothing(
     assert documents(mongo) == before
 
 
-def test_restore_with_force_replaces_the_collections_of_the_backup(shop, mongo, tmp_path,
-                                                                   schema_put_back):
+def test_restore_with_force_replaces_the_collections_of_the_backup(
+    shop, mongo, tmp_path, schema_put_back
+):
     documents_at_backup, indexes_at_backup = documents(mongo), indexes(mongo)
     backup(tmp_path / "backup")
-    Product.objects.create(title="Added after the backup", description="d", author="a",
-                           price="1.00", category="other")
+    Product.objects.create(
+        title="Added after the backup", description="d", author="a", price="1.00", category="other"
+    )
     mongo.products.drop_index("products_price")
 
     warnings = io.StringIO()
@@ -230,7 +247,8 @@ def test_restore_with_force_replaces_the_collections_of_the_backup(shop, mongo, 
 
 
 def test_restore_warns_when_the_backup_was_taken_at_another_schema_version(
-        shop, mongo, tmp_path, schema_put_back):
+    shop, mongo, tmp_path, schema_put_back
+):
     backup(tmp_path / "backup")
     manifest_path = tmp_path / "backup" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -242,7 +260,8 @@ def test_restore_warns_when_the_backup_was_taken_at_another_schema_version(
 
     assert warnings.getvalue().startswith(
         "restore: the backup's migrations differ from this code's (accounts: backup "
-        "0001_initial, code 0002_")
+        "0001_initial, code 0002_"
+    )
     assert warnings.getvalue().count("\n") == 1
 
 
@@ -250,15 +269,18 @@ def test_a_tampered_file_fails_its_checksum_and_nothing_is_written(shop, mongo, 
     backup(tmp_path / "backup")
     products = tmp_path / "backup" / "products.jsonl"
     products.write_text(products.read_text().replace('"32.99"', '"0.99"'))
-    Product.objects.create(title="Added after the backup", description="d", author="a",
-                           price="1.00", category="other")
+    Product.objects.create(
+        title="Added after the backup", description="d", author="a", price="1.00", category="other"
+    )
     before = documents(mongo)
 
     with pytest.raises(CommandError) as raised:
         restore(tmp_path / "backup", "--force")
 
-    assert str(raised.value) == ("checksum mismatch in products.jsonl: the backup is damaged "
-                                 "or was edited; nothing was restored")
+    assert str(raised.value) == (
+        "checksum mismatch in products.jsonl: the backup is damaged "
+        "or was edited; nothing was restored"
+    )
     assert documents(mongo) == before
 
 
@@ -293,37 +315,68 @@ def test_a_manifest_naming_a_file_outside_the_backup_is_rejected(shop, tmp_path)
 
 
 def test_a_real_mongodb_text_index_is_recreated_from_its_fts_key_and_weights():
-    spec = {"v": 2, "key": SON([("_fts", "text"), ("_ftsx", 1)]),
-            "name": "products_title_text", "ns": "shop.products",
-            "weights": SON([("title", 1)]), "default_language": "english",
-            "language_override": "language", "textIndexVersion": 3}
+    spec = {
+        "v": 2,
+        "key": SON([("_fts", "text"), ("_ftsx", 1)]),
+        "name": "products_title_text",
+        "ns": "shop.products",
+        "weights": SON([("title", 1)]),
+        "default_language": "english",
+        "language_override": "language",
+        "textIndexVersion": 3,
+    }
 
     assert index_model(spec).document == {
-        "key": SON([("title", "text")]), "name": "products_title_text",
-        "weights": SON([("title", 1)]), "default_language": "english",
-        "language_override": "language"}
+        "key": SON([("title", "text")]),
+        "name": "products_title_text",
+        "weights": SON([("title", 1)]),
+        "default_language": "english",
+        "language_override": "language",
+    }
 
 
 def test_a_compound_text_index_keeps_its_other_keys_around_the_text_fields():
-    spec = {"v": 2, "key": SON([("category", 1), ("_fts", "text"), ("_ftsx", 1)]),
-            "name": "category_title_author", "weights": SON([("author", 1), ("title", 5)])}
+    spec = {
+        "v": 2,
+        "key": SON([("category", 1), ("_fts", "text"), ("_ftsx", 1)]),
+        "name": "category_title_author",
+        "weights": SON([("author", 1), ("title", 5)]),
+    }
 
     assert index_model(spec).document["key"] == SON(
-        [("category", 1), ("author", "text"), ("title", "text")])
+        [("category", 1), ("author", "text"), ("title", "text")]
+    )
 
 
 def test_the_embedded_servers_text_index_shape_is_recreated_as_it_is():
-    spec = {"key": SON([("title", "text")]), "name": "products_title_text", "unique": False,
-            "ns": "test.products"}
+    spec = {
+        "key": SON([("title", "text")]),
+        "name": "products_title_text",
+        "unique": False,
+        "ns": "test.products",
+    }
 
-    assert index_model(spec).document == {"key": SON([("title", "text")]),
-                                          "name": "products_title_text", "unique": False}
+    assert index_model(spec).document == {
+        "key": SON([("title", "text")]),
+        "name": "products_title_text",
+        "unique": False,
+    }
 
 
 def test_ttl_and_partial_unique_options_are_carried_over():
-    spec = {"v": 2, "key": SON([("expiresAt", 1)]), "name": "ttl", "expireAfterSeconds": 0,
-            "unique": True, "partialFilterExpression": {"expiresAt": {"$exists": True}}}
+    spec = {
+        "v": 2,
+        "key": SON([("expiresAt", 1)]),
+        "name": "ttl",
+        "expireAfterSeconds": 0,
+        "unique": True,
+        "partialFilterExpression": {"expiresAt": {"$exists": True}},
+    }
 
     assert index_model(spec).document == {
-        "key": SON([("expiresAt", 1)]), "name": "ttl", "expireAfterSeconds": 0,
-        "unique": True, "partialFilterExpression": {"expiresAt": {"$exists": True}}}
+        "key": SON([("expiresAt", 1)]),
+        "name": "ttl",
+        "expireAfterSeconds": 0,
+        "unique": True,
+        "partialFilterExpression": {"expiresAt": {"$exists": True}},
+    }

@@ -31,16 +31,41 @@ def site(tmp_path):
     data_dir = tmp_path / "mongo"
     db_port = embedded.free_port()
     uri = embedded.ensure_running(data_dir, port=db_port)
-    env = {**os.environ, "MONGODB_URI": uri, "MONGODB_NAME": "outage_test",
-           "MONGODB_TIMEOUT_MS": "2000", "DJANGO_SETTINGS_MODULE": "referral_site.settings.local",
-           "DEBUG": "false"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                   env=env, check=True, timeout=180)
+    env = {
+        **os.environ,
+        "MONGODB_URI": uri,
+        "MONGODB_NAME": "outage_test",
+        "MONGODB_TIMEOUT_MS": "2000",
+        "DJANGO_SETTINGS_MODULE": "referral_site.settings.local",
+        "DEBUG": "false",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=180,
+    )
     web_port = embedded.free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "1",
-         "--bind", f"127.0.0.1:{web_port}", "--access-logfile", "/dev/null"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{web_port}",
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{web_port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -22,8 +22,14 @@ DOCUMENTED_ENV = {
 
 def _manage(*args, env):
     clean = {k: v for k, v in os.environ.items() if k not in DOCUMENTED_ENV}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_deploy_reports_nothing_with_the_documented_environment():
@@ -41,7 +47,8 @@ def test_a_missing_required_variable_is_a_one_line_error(missing):
 
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"error: {missing} must be set in production (see README, Deploying)")
+        f"error: {missing} must be set in production (see README, Deploying)"
+    )
 
 
 def test_pages_carry_a_content_security_policy_of_our_own_files_only(client, db):
@@ -56,9 +63,16 @@ def test_pages_carry_a_content_security_policy_of_our_own_files_only(client, db)
 
 
 def test_json_log_lines_carry_the_message_and_extra_fields():
-    record = logging.makeLogRecord({"name": "referral_site.slow_query", "levelname": "WARNING",
-                                    "msg": "slow %s", "args": ("find",), "db_command": "find",
-                                    "duration_ms": 120.5})
+    record = logging.makeLogRecord(
+        {
+            "name": "referral_site.slow_query",
+            "levelname": "WARNING",
+            "msg": "slow %s",
+            "args": ("find",),
+            "db_command": "find",
+            "duration_ms": 120.5,
+        }
+    )
 
     import json
 

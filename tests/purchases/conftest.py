@@ -7,8 +7,7 @@ from tests.shopping import VISA, checkout_token
 
 @pytest.fixture
 def clean_code(product_factory):
-    return product_factory(title="Clean Code", author="Robert C. Martin",
-                           price=Decimal("32.99"))
+    return product_factory(title="Clean Code", author="Robert C. Martin", price=Decimal("32.99"))
 
 
 @pytest.fixture
@@ -23,8 +22,13 @@ def buy(client):
     def _buy(user, product, *, credits=0, card=VISA, token=None, **extra):
         client.force_login(user)
         page = client.get(f"/checkout/{product.pk}/")
-        data = {"token": token or checkout_token(page), "credits": credits, "action": "pay",
-                **(card or {}), **extra}
+        data = {
+            "token": token or checkout_token(page),
+            "credits": credits,
+            "action": "pay",
+            **(card or {}),
+            **extra,
+        }
         return client.post(f"/checkout/{product.pk}/", data)
 
     return _buy

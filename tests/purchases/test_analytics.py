@@ -27,11 +27,13 @@ def sales(user, user_factory, product_factory, make_purchase):
     clean_code = product_factory(title="Clean Code")
     icons = product_factory(title="Icon Pack")
     product_factory(title="Never Bought")
-    make_purchase(user=user, product=clean_code, amount="32.99", credits_used=2,
-                  credit_amount="20.00")
+    make_purchase(
+        user=user, product=clean_code, amount="32.99", credits_used=2, credit_amount="20.00"
+    )
     make_purchase(user=other, product=clean_code, amount="19.99")
-    make_purchase(user=other, product=clean_code, amount="10.00", credits_used=1,
-                  credit_amount="10.00")
+    make_purchase(
+        user=other, product=clean_code, amount="10.00", credits_used=1, credit_amount="10.00"
+    )
     make_purchase(user=user, product=icons, amount="5.00")
     make_purchase(user=other, product=icons, amount="5.01")
     return {"clean_code": clean_code, "icons": icons}
@@ -45,15 +47,24 @@ def test_report_matches_the_hand_computed_numbers(sales):
     clean = by_name["Clean Code"]
     assert clean.product_id == sales["clean_code"].pk
     assert (clean.total_sales, clean.total_purchases, clean.avg_amount) == (
-        Decimal("62.98"), 3, Decimal("20.99"))
+        Decimal("62.98"),
+        3,
+        Decimal("20.99"),
+    )
     assert (clean.credits_used, clean.credit_amount) == (3, Decimal("30.00"))
     icons = by_name["Icon Pack"]
     assert (icons.total_sales, icons.total_purchases, icons.avg_amount) == (
-        Decimal("10.01"), 2, Decimal("5.01"))
+        Decimal("10.01"),
+        2,
+        Decimal("5.01"),
+    )
     assert (icons.credits_used, icons.credit_amount) == (0, Decimal("0.00"))
     totals = report.totals
     assert (totals.total_sales, totals.total_purchases, totals.avg_amount) == (
-        Decimal("72.99"), 5, Decimal("14.60"))
+        Decimal("72.99"),
+        5,
+        Decimal("14.60"),
+    )
     assert (totals.credits_used, totals.credit_amount) == (3, Decimal("30.00"))
 
 
@@ -78,13 +89,21 @@ def test_money_stays_decimal_with_two_places(sales):
 def test_report_sorts_by_any_column_either_way(sales):
     assert [r.product_name for r in product_sales_report().rows] == ["Clean Code", "Icon Pack"]
     assert [r.product_name for r in product_sales_report(order_by="total_sales").rows] == [
-        "Icon Pack", "Clean Code"]
+        "Icon Pack",
+        "Clean Code",
+    ]
     assert [r.product_name for r in product_sales_report(order_by="total_purchases").rows] == [
-        "Icon Pack", "Clean Code"]
+        "Icon Pack",
+        "Clean Code",
+    ]
     assert [r.product_name for r in product_sales_report(order_by="-product_name").rows] == [
-        "Icon Pack", "Clean Code"]
+        "Icon Pack",
+        "Clean Code",
+    ]
     assert [r.product_name for r in product_sales_report(order_by="credit_amount").rows] == [
-        "Icon Pack", "Clean Code"]
+        "Icon Pack",
+        "Clean Code",
+    ]
 
 
 def test_an_unknown_sort_column_gives_the_default_order(sales):
@@ -98,8 +117,11 @@ def test_no_purchases_gives_an_empty_report_with_zero_totals(db):
     report = product_sales_report()
 
     assert report.rows == []
-    assert (report.totals.total_sales, report.totals.total_purchases,
-            report.totals.avg_amount) == (Decimal("0.00"), 0, Decimal("0.00"))
+    assert (report.totals.total_sales, report.totals.total_purchases, report.totals.avg_amount) == (
+        Decimal("0.00"),
+        0,
+        Decimal("0.00"),
+    )
 
 
 def test_staff_see_the_table_with_a_totals_row(client, staff_user, sales):
@@ -111,7 +133,7 @@ def test_staff_see_the_table_with_a_totals_row(client, staff_user, sales):
     assert response.status_code == 200
     assert html.index("Icon Pack") < html.index("Clean Code")  # fewest purchases first
     assert "Never Bought" not in html
-    totals = html[html.index('<tr class="totals">'):]
+    totals = html[html.index('<tr class="totals">') :]
     for value in ("72.99", ">5<", "14.60", ">3<", "30.00"):
         assert value in totals
     assert f'href="/admin/catalog/product/{sales["clean_code"].pk}/change/"' in html
@@ -127,24 +149,39 @@ def test_csv_download_has_every_row_and_the_totals(client, staff_user, sales):
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="product-analytics-')
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["Product id", "Product", "Total sales ($)", "Purchases",
-                       "Average paid ($)", "Credits applied", "Credits applied ($)"]
-    assert rows[1] == [str(sales["clean_code"].pk), "Clean Code", "62.98", "3", "20.99", "3",
-                       "30.00"]
+    assert rows[0] == [
+        "Product id",
+        "Product",
+        "Total sales ($)",
+        "Purchases",
+        "Average paid ($)",
+        "Credits applied",
+        "Credits applied ($)",
+    ]
+    assert rows[1] == [
+        str(sales["clean_code"].pk),
+        "Clean Code",
+        "62.98",
+        "3",
+        "20.99",
+        "3",
+        "30.00",
+    ]
     assert rows[2] == [str(sales["icons"].pk), "Icon Pack", "10.01", "2", "5.01", "0", "0.00"]
     assert rows[3] == ["", "Total", "72.99", "5", "14.60", "3", "30.00"]
 
 
-def test_csv_neutralises_formula_like_product_names(client, staff_user, user, product_factory,
-                                                    make_purchase):
-    product = product_factory(title="=HYPERLINK(\"http://evil\")")
+def test_csv_neutralises_formula_like_product_names(
+    client, staff_user, user, product_factory, make_purchase
+):
+    product = product_factory(title='=HYPERLINK("http://evil")')
     make_purchase(user=user, product=product, amount="1.00")
     client.force_login(staff_user)
 
     response = client.get(ANALYTICS_URL, {"export": "csv"})
 
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[1][1] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[1][1] == '\'=HYPERLINK("http://evil")'
 
 
 def test_declined_and_refunded_purchases_are_not_sales(user, product_factory, make_purchase):

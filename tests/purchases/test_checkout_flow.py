@@ -9,8 +9,7 @@ from referrals.models import Referral
 from tests.shopping import DECLINED, VISA, checkout_token, give_credits
 
 
-def test_schema_sample_32_99_with_2_credits_is_20_in_credits_and_12_99_cash(
-        buy, user, clean_code):
+def test_schema_sample_32_99_with_2_credits_is_20_in_credits_and_12_99_cash(buy, user, clean_code):
     give_credits(user, 5)
 
     response = buy(user, clean_code, credits=2)
@@ -51,8 +50,10 @@ def test_htmx_credit_change_returns_only_the_breakdown(client, user, clean_code)
     give_credits(user, 5)
     client.force_login(user)
 
-    response = client.get(f"/checkout/{clean_code.pk}/?credits=3", headers={
-        "HX-Request": "true", "HX-Target": "breakdown"})
+    response = client.get(
+        f"/checkout/{clean_code.pk}/?credits=3",
+        headers={"HX-Request": "true", "HX-Target": "breakdown"},
+    )
 
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="breakdown"')
@@ -67,8 +68,9 @@ def test_preview_without_javascript_re_renders_the_breakdown(client, user, clean
     client.force_login(user)
     token = checkout_token(client.get(f"/checkout/{clean_code.pk}/"))
 
-    response = client.post(f"/checkout/{clean_code.pk}/",
-                           {"token": token, "credits": 1, "action": "preview"})
+    response = client.post(
+        f"/checkout/{clean_code.pk}/", {"token": token, "credits": 1, "action": "preview"}
+    )
 
     assert response.status_code == 200
     assert '<td id="cash-amount"><strong>$22.99</strong></td>' in response.content.decode()
@@ -123,8 +125,7 @@ def test_a_non_test_card_number_is_refused_before_anything_is_recorded(buy, user
     assert not Purchase.objects.exists()
 
 
-def test_declined_card_shows_its_error_keeps_credits_and_completes_nothing(
-        buy, user, clean_code):
+def test_declined_card_shows_its_error_keeps_credits_and_completes_nothing(buy, user, clean_code):
     give_credits(user, 5)
 
     response = buy(user, clean_code, credits=2, card=DECLINED)
@@ -149,13 +150,17 @@ def test_fully_credit_paid_purchase_needs_no_card(buy, user, product_factory):
 
     purchase = Purchase.objects.get(user=user)
     assert (purchase.status, purchase.cash_amount, purchase.payment_method_id) == (
-        "completed", Decimal("0.00"), "")
+        "completed",
+        Decimal("0.00"),
+        "",
+    )
     user.refresh_from_db()
     assert user.credits == 0
 
 
 def test_first_purchase_of_a_referred_user_converts_and_awards_both_once(
-        buy, referrer, referred, clean_code, product_factory):
+    buy, referrer, referred, clean_code, product_factory
+):
     buy(referred, clean_code)
 
     purchase = Purchase.objects.get(user=referred)
@@ -195,9 +200,15 @@ def test_first_purchase_without_a_referral_awards_nothing(buy, user, clean_code)
 
 def test_double_submit_of_the_same_form_makes_one_purchase(client, buy, user, clean_code):
     first = buy(user, clean_code)
-    token_reuse = client.post(f"/checkout/{clean_code.pk}/", {
-        "token": Purchase.objects.get().idempotency_key.split(":")[1], "credits": 0,
-        "action": "pay", **VISA})
+    token_reuse = client.post(
+        f"/checkout/{clean_code.pk}/",
+        {
+            "token": Purchase.objects.get().idempotency_key.split(":")[1],
+            "credits": 0,
+            "action": "pay",
+            **VISA,
+        },
+    )
 
     assert Purchase.objects.count() == 1
     assert token_reuse["Location"] == first["Location"]
@@ -210,8 +221,9 @@ def test_two_tabs_share_the_checkout_intent(client, user, clean_code):
 
     assert tab_one == tab_two
     for token in (tab_one, tab_two):
-        client.post(f"/checkout/{clean_code.pk}/",
-                    {"token": token, "credits": 0, "action": "pay", **VISA})
+        client.post(
+            f"/checkout/{clean_code.pk}/", {"token": token, "credits": 0, "action": "pay", **VISA}
+        )
     assert Purchase.objects.count() == 1
     # A new visit after the purchase is a new intent.
     assert checkout_token(client.get(f"/checkout/{clean_code.pk}/")) != tab_one
@@ -228,7 +240,8 @@ def test_checkout_requires_sign_in_and_a_real_product(client, user, clean_code):
 
 
 def test_losing_the_credits_to_another_tab_lets_the_corrected_form_go_through(
-        client, user, clean_code, monkeypatch):
+    client, user, clean_code, monkeypatch
+):
     from credits.services import credits_spend
     from purchases import views
     from purchases.services import purchase_checkout
@@ -244,10 +257,14 @@ def test_losing_the_credits_to_another_tab_lets_the_corrected_form_go_through(
         return purchase_checkout(**kwargs)
 
     monkeypatch.setattr(views, "purchase_checkout", other_tab_wins_the_race)
-    refused = client.post(f"/checkout/{clean_code.pk}/", {
-        "token": checkout_token(page), "credits": 2, "action": "pay", **VISA})
-    retried = client.post(f"/checkout/{clean_code.pk}/", {
-        "token": checkout_token(refused), "credits": 0, "action": "pay", **VISA})
+    refused = client.post(
+        f"/checkout/{clean_code.pk}/",
+        {"token": checkout_token(page), "credits": 2, "action": "pay", **VISA},
+    )
+    retried = client.post(
+        f"/checkout/{clean_code.pk}/",
+        {"token": checkout_token(refused), "credits": 0, "action": "pay", **VISA},
+    )
 
     assert "You do not have enough credits for that." in refused.content.decode()
     assert checkout_token(refused) != checkout_token(page)

@@ -16,13 +16,19 @@ def _seed_history(user_factory, product_factory, n):
 
     buyer = user_factory(name="History")
     for i in range(n):
-        purchase_checkout(user=buyer, product=product_factory(title=f"H{i}"), credits_used=0,
-                          token=f"{i:032x}", payment_method_id="pm_card_visa")
+        purchase_checkout(
+            user=buyer,
+            product=product_factory(title=f"H{i}"),
+            credits_used=0,
+            token=f"{i:032x}",
+            payment_method_id="pm_card_visa",
+        )
 
 
 @pytest.mark.parametrize("history", [0, 30])
 def test_checkout_get_and_first_purchase_post_stay_within_their_bounds(
-        client, referrer, referred, product_factory, user_factory, history):
+    client, referrer, referred, product_factory, user_factory, history
+):
     _seed_history(user_factory, product_factory, history)
     product = product_factory(price=Decimal("32.99"))
     client.force_login(referred)
@@ -32,8 +38,10 @@ def test_checkout_get_and_first_purchase_post_stay_within_their_bounds(
     with count_commands() as again_log:
         client.get(f"/checkout/{product.pk}/?credits=0")
     with count_commands() as post_log:
-        response = client.post(f"/checkout/{product.pk}/", {
-            "token": checkout_token(page), "credits": 0, "action": "pay", **VISA})
+        response = client.post(
+            f"/checkout/{product.pk}/",
+            {"token": checkout_token(page), "credits": 0, "action": "pay", **VISA},
+        )
 
     assert response.status_code == 302
     referred.refresh_from_db()

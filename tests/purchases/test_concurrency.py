@@ -40,12 +40,20 @@ def run_together(n, target):
 
 
 def test_sixteen_concurrent_first_purchases_convert_and_award_exactly_once(
-        referrer, referred, product_factory):
+    referrer, referred, product_factory
+):
     products = [product_factory(title=f"P{i}", price=Decimal("5.00")) for i in range(16)]
 
-    results = run_together(16, lambda i: purchase_checkout(
-        user=referred, product=products[i], credits_used=0, token=uuid.uuid4().hex,
-        payment_method_id="pm_card_visa"))
+    results = run_together(
+        16,
+        lambda i: purchase_checkout(
+            user=referred,
+            product=products[i],
+            credits_used=0,
+            token=uuid.uuid4().hex,
+            payment_method_id="pm_card_visa",
+        ),
+    )
 
     assert all(isinstance(r, Purchase) for r in results), results
     assert Purchase.objects.filter(user=referred, status="completed").count() == 16
@@ -66,9 +74,16 @@ def test_sixteen_concurrent_submits_of_one_intent_make_one_purchase(user, produc
     give_credits(user, 2)
     token = uuid.uuid4().hex
 
-    results = run_together(16, lambda i: purchase_checkout(
-        user=user, product=product, credits_used=2, token=token,
-        payment_method_id="pm_card_visa"))
+    results = run_together(
+        16,
+        lambda i: purchase_checkout(
+            user=user,
+            product=product,
+            credits_used=2,
+            token=token,
+            payment_method_id="pm_card_visa",
+        ),
+    )
 
     purchases = [r for r in results if isinstance(r, Purchase)]
     in_progress = [r for r in results if isinstance(r, PurchaseInProgress)]
@@ -83,8 +98,12 @@ def test_sixteen_concurrent_submits_of_one_intent_make_one_purchase(user, produc
 def test_fifty_concurrent_spends_of_one_credit_from_ten_end_at_zero(user):
     give_credits(user, 10)
 
-    results = run_together(50, lambda i: credits_spend(
-        user_id=user.pk, amount=1, idempotency_key=f"race-spend:{i}", reason="race"))
+    results = run_together(
+        50,
+        lambda i: credits_spend(
+            user_id=user.pk, amount=1, idempotency_key=f"race-spend:{i}", reason="race"
+        ),
+    )
 
     succeeded = [r for r in results if isinstance(r, CreditTransaction)]
     refused = [r for r in results if isinstance(r, InsufficientCredits)]

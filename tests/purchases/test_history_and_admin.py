@@ -8,12 +8,18 @@ from tests.shopping import give_credits
 
 
 def _purchase(user, product, credits=0):
-    return purchase_checkout(user=user, product=product, credits_used=credits,
-                             token=uuid.uuid4().hex, payment_method_id="pm_card_visa")
+    return purchase_checkout(
+        user=user,
+        product=product,
+        credits_used=credits,
+        token=uuid.uuid4().hex,
+        payment_method_id="pm_card_visa",
+    )
 
 
 def test_purchase_history_lists_only_my_purchases_newest_first_paginated(
-        client, user, user_factory, product_factory):
+    client, user, user_factory, product_factory
+):
     other = user_factory(name="Someone Else")
     mine = [_purchase(user, product_factory(title=f"Mine {i}")) for i in range(22)]
     _purchase(other, product_factory(title="Not mine"))
@@ -29,8 +35,9 @@ def test_purchase_history_lists_only_my_purchases_newest_first_paginated(
     assert len(mine) == 22
 
 
-def test_receipt_shows_the_split_and_someone_elses_is_a_404(client, user, user_factory,
-                                                            product_factory):
+def test_receipt_shows_the_split_and_someone_elses_is_a_404(
+    client, user, user_factory, product_factory
+):
     give_credits(user, 3)
     purchase = _purchase(user, product_factory(title="Clean Code", price=Decimal("32.99")), 2)
     client.force_login(user)
@@ -45,15 +52,19 @@ def test_receipt_shows_the_split_and_someone_elses_is_a_404(client, user, user_f
 
 
 def test_admin_refund_returns_the_credits_spent_and_keeps_awards(
-        client, staff_user, referrer, referred, product_factory):
+    client, staff_user, referrer, referred, product_factory
+):
     give_credits(referred, 2)
     purchase = _purchase(referred, product_factory(price=Decimal("25.00")), credits=2)
     referred.refresh_from_db()
     assert referred.credits == 2  # 2 - 2 spent + 2 referral reward
     client.force_login(staff_user)
 
-    response = client.post("/admin/purchases/purchase/", {
-        "action": "refund_selected", "_selected_action": [str(purchase.pk)]}, follow=True)
+    response = client.post(
+        "/admin/purchases/purchase/",
+        {"action": "refund_selected", "_selected_action": [str(purchase.pk)]},
+        follow=True,
+    )
 
     assert "Refunded 1 purchase(s)" in response.content.decode()
     purchase.refresh_from_db()
@@ -79,17 +90,28 @@ def test_admin_purchases_are_read_only_and_filterable(client, staff_user, user, 
 
 
 def test_admin_credit_adjustment_needs_a_reason_and_records_the_staff_actor(
-        client, staff_user, user):
+    client, staff_user, user
+):
     client.force_login(staff_user)
     token = uuid.uuid4().hex
 
-    missing = client.post("/admin/credits/credittransaction/add/", {
-        "token": token, "user": user.email, "amount": 5, "reason": "  "})
-    done = client.post("/admin/credits/credittransaction/add/", {
-        "token": token, "user": user.referral_code.lower(), "amount": 5,
-        "reason": "Apology for the outage"})
-    repeat = client.post("/admin/credits/credittransaction/add/", {
-        "token": token, "user": user.email, "amount": 5, "reason": "Apology for the outage"})
+    missing = client.post(
+        "/admin/credits/credittransaction/add/",
+        {"token": token, "user": user.email, "amount": 5, "reason": "  "},
+    )
+    done = client.post(
+        "/admin/credits/credittransaction/add/",
+        {
+            "token": token,
+            "user": user.referral_code.lower(),
+            "amount": 5,
+            "reason": "Apology for the outage",
+        },
+    )
+    repeat = client.post(
+        "/admin/credits/credittransaction/add/",
+        {"token": token, "user": user.email, "amount": 5, "reason": "Apology for the outage"},
+    )
 
     assert "This field is required." in missing.content.decode()
     assert done.status_code == repeat.status_code == 302
@@ -97,15 +119,21 @@ def test_admin_credit_adjustment_needs_a_reason_and_records_the_staff_actor(
     assert (user.credits, user.total_credits_earned) == (5, 5)
     entry = CreditTransaction.objects.get()
     assert (entry.amount, entry.kind, entry.actor_id, entry.reason) == (
-        5, "adjustment", staff_user.pk, "Apology for the outage")
+        5,
+        "adjustment",
+        staff_user.pk,
+        "Apology for the outage",
+    )
 
 
 def test_admin_adjustment_cannot_take_a_balance_below_zero(client, staff_user, user):
     give_credits(user, 1)
     client.force_login(staff_user)
 
-    response = client.post("/admin/credits/credittransaction/add/", {
-        "token": uuid.uuid4().hex, "user": user.email, "amount": -2, "reason": "Clawback"})
+    response = client.post(
+        "/admin/credits/credittransaction/add/",
+        {"token": uuid.uuid4().hex, "user": user.email, "amount": -2, "reason": "Clawback"},
+    )
 
     assert "The balance is 1: it cannot go below zero." in response.content.decode()
     user.refresh_from_db()

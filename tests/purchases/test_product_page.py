@@ -8,8 +8,11 @@ from catalog.models import Category
 
 def test_product_page_shows_everything_about_the_product(client, product_factory):
     product = product_factory(
-        title="Clean Code", author="Robert C. Martin", price=Decimal("32.99"),
-        description="A handbook of agile software craftsmanship", category=Category.EBOOK,
+        title="Clean Code",
+        author="Robert C. Martin",
+        price=Decimal("32.99"),
+        description="A handbook of agile software craftsmanship",
+        category=Category.EBOOK,
         image_url="https://example.com/clean-code.jpg",
     )
 
@@ -17,8 +20,14 @@ def test_product_page_shows_everything_about_the_product(client, product_factory
 
     html = response.content.decode()
     assert response.status_code == 200
-    for text in ("Clean Code", "Robert C. Martin", "A handbook of agile software craftsmanship",
-                 "$32.99", "Ebook", 'src="https://example.com/clean-code.jpg"'):
+    for text in (
+        "Clean Code",
+        "Robert C. Martin",
+        "A handbook of agile software craftsmanship",
+        "$32.99",
+        "Ebook",
+        'src="https://example.com/clean-code.jpg"',
+    ):
         assert text in html
 
 
@@ -63,8 +72,7 @@ def test_a_buyer_is_told_and_linked_to_the_receipt(client, user, product_factory
     assert ">Buy</a>" not in html
 
 
-def test_the_receipt_link_goes_to_the_latest_purchase(client, user, product_factory,
-                                                      make_purchase):
+def test_the_receipt_link_goes_to_the_latest_purchase(client, user, product_factory, make_purchase):
     product = product_factory()
     make_purchase(user=user, product=product, amount="19.99")
     latest = make_purchase(user=user, product=product, amount="19.99")
@@ -75,8 +83,9 @@ def test_the_receipt_link_goes_to_the_latest_purchase(client, user, product_fact
     assert f'href="/purchases/{latest.pk}/"' in response.content.decode()
 
 
-def test_someone_elses_purchase_does_not_count(client, user, user_factory, product_factory,
-                                               make_purchase):
+def test_someone_elses_purchase_does_not_count(
+    client, user, user_factory, product_factory, make_purchase
+):
     product = product_factory()
     make_purchase(user=user_factory(), product=product, amount="19.99")
     client.force_login(user)
@@ -101,8 +110,9 @@ def test_a_malformed_product_id_is_a_404(client, db):
         assert response.status_code == 404, bad
 
 
-def test_a_declined_or_refunded_purchase_does_not_count_as_bought(client, user, product_factory,
-                                                                  make_purchase):
+def test_a_declined_or_refunded_purchase_does_not_count_as_bought(
+    client, user, product_factory, make_purchase
+):
     product = product_factory()
     make_purchase(user=user, product=product, amount="19.99", status="failed")
     make_purchase(user=user, product=product, amount="19.99", status="refunded")

@@ -9,14 +9,16 @@ from purchases.services import CheckoutError, checkout_preview, checkout_quote, 
 from tests.shopping import give_credits
 
 
-@pytest.mark.parametrize(("price", "balance", "limit"), [
-    ("32.99", 5, 3),  # the price allows 3 whole credits
-    ("32.99", 2, 2),  # the balance allows 2
-    ("9.99", 5, 0),   # less than one credit's worth
-    ("40.00", 9, 4),  # exactly four credits
-])
-def test_the_limit_is_the_smaller_of_balance_and_whole_credits_in_the_price(price, balance,
-                                                                           limit):
+@pytest.mark.parametrize(
+    ("price", "balance", "limit"),
+    [
+        ("32.99", 5, 3),  # the price allows 3 whole credits
+        ("32.99", 2, 2),  # the balance allows 2
+        ("9.99", 5, 0),  # less than one credit's worth
+        ("40.00", 9, 4),  # exactly four credits
+    ],
+)
+def test_the_limit_is_the_smaller_of_balance_and_whole_credits_in_the_price(price, balance, limit):
     assert max_credits_for(price=Decimal(price), balance=balance) == limit
 
 
@@ -28,9 +30,16 @@ def test_the_quote_refuses_more_than_the_limit(db):
     assert refused.value.message == "You can use at most 3 credits on this product."
 
 
-@pytest.mark.parametrize(("requested", "used"), [
-    ("2", 2), ("99", 3), ("-4", 0), ("two", 0), (None, 0),
-])
+@pytest.mark.parametrize(
+    ("requested", "used"),
+    [
+        ("2", 2),
+        ("99", 3),
+        ("-4", 0),
+        ("two", 0),
+        (None, 0),
+    ],
+)
 def test_the_preview_shows_a_price_for_whatever_was_requested(requested, used):
     quote = checkout_preview(price=Decimal("32.99"), balance=5, requested=requested)
 
@@ -38,8 +47,9 @@ def test_the_preview_shows_a_price_for_whatever_was_requested(requested, used):
     assert quote.cash_amount == Decimal("32.99") - 10 * used
 
 
-def test_the_checkout_form_offers_exactly_the_credits_the_rule_allows(client, user,
-                                                                      product_factory):
+def test_the_checkout_form_offers_exactly_the_credits_the_rule_allows(
+    client, user, product_factory
+):
     product = product_factory(price=Decimal("32.99"))
     give_credits(user, 5)
     client.force_login(user)

@@ -27,8 +27,9 @@ def _signed_in_name(response) -> str | None:
     return user.name if user.is_authenticated else None
 
 
-def test_valid_session_cookie_creates_and_signs_in_the_user(client, clerk_settings, clerk_token,
-                                                            mongo):
+def test_valid_session_cookie_creates_and_signs_in_the_user(
+    client, clerk_settings, clerk_token, mongo
+):
     # Given
     client.cookies["__session"] = clerk_token(first_name="Katherine", last_name="Johnson")
 
@@ -62,8 +63,9 @@ def test_the_same_token_again_creates_nobody_new(client, clerk_settings, clerk_t
     assert mongo.users.count_documents({"clerkUserId": SUB}) == 1
 
 
-def test_existing_user_with_that_clerk_id_is_signed_in(client, clerk_settings, clerk_token,
-                                                      user_factory, mongo):
+def test_existing_user_with_that_clerk_id_is_signed_in(
+    client, clerk_settings, clerk_token, user_factory, mongo
+):
     # Given
     existing = user_factory(name="Mary Jackson", email=None, password=None, clerk_user_id=SUB)
 
@@ -87,8 +89,9 @@ def test_bearer_header_authenticates_that_request_only(client, clerk_settings, c
     assert _signed_in_name(client.get("/")) is None
 
 
-def test_without_name_claims_the_user_gets_a_default_name(client, clerk_settings, clerk_token,
-                                                         mongo):
+def test_without_name_claims_the_user_gets_a_default_name(
+    client, clerk_settings, clerk_token, mongo
+):
     # When
     client.cookies["__session"] = clerk_token()
     client.get("/")
@@ -110,9 +113,9 @@ def test_without_name_claims_the_user_gets_a_default_name(client, clerk_settings
     ],
     ids=["expired", "other-key", "foreign-azp", "no-azp", "not-yet-valid", "no-sub", "garbage"],
 )
-def test_a_bad_token_is_ignored_with_a_log_line(client, clerk_settings, clerk_token,
-                                                foreign_signing_key, clerk_log, mongo,
-                                                make_token, reason):
+def test_a_bad_token_is_ignored_with_a_log_line(
+    client, clerk_settings, clerk_token, foreign_signing_key, clerk_log, mongo, make_token, reason
+):
     # Given
     token = make_token(clerk_token, foreign_signing_key)
     client.cookies["__session"] = token
@@ -140,16 +143,20 @@ def test_expiry_within_the_leeway_is_accepted(client, clerk_settings, clerk_toke
     assert _signed_in_name(response) == "Christine Darden"
 
 
-def test_token_signed_with_hs256_and_the_public_key_is_rejected(client, clerk_settings,
-                                                                clerk_log, mongo):
+def test_token_signed_with_hs256_and_the_public_key_is_rejected(
+    client, clerk_settings, clerk_log, mongo
+):
     # Given: the algorithm-confusion attack, the public key used as an HMAC secret
     now = int(time.time())
     header = base64url_encode(b'{"alg":"HS256","typ":"JWT"}').decode()
-    payload = base64url_encode(json.dumps({
-        "sub": "user_x", "azp": CLERK_ORIGIN, "nbf": now, "exp": now + 60}).encode()).decode()
-    signature = base64url_encode(hmac.new(
-        clerk_settings.CLERK_JWT_KEY.encode(), f"{header}.{payload}".encode(), hashlib.sha256
-    ).digest()).decode()
+    payload = base64url_encode(
+        json.dumps({"sub": "user_x", "azp": CLERK_ORIGIN, "nbf": now, "exp": now + 60}).encode()
+    ).decode()
+    signature = base64url_encode(
+        hmac.new(
+            clerk_settings.CLERK_JWT_KEY.encode(), f"{header}.{payload}".encode(), hashlib.sha256
+        ).digest()
+    ).decode()
     client.cookies["__session"] = f"{header}.{payload}.{signature}"
 
     # When
@@ -159,7 +166,8 @@ def test_token_signed_with_hs256_and_the_public_key_is_rejected(client, clerk_se
     assert not response.wsgi_request.user.is_authenticated
     assert mongo.users.count_documents({}) == 0
     assert [r.getMessage() for r in clerk_log.records if r.name == "accounts.clerk"] == [
-        "clerk token rejected: algorithm not allowed"]
+        "clerk token rejected: algorithm not allowed"
+    ]
 
 
 def test_tokens_are_ignored_when_clerk_is_not_configured(client, settings, clerk_token, mongo):
@@ -175,8 +183,9 @@ def test_tokens_are_ignored_when_clerk_is_not_configured(client, settings, clerk
     assert mongo.users.count_documents({}) == 0
 
 
-def test_a_valid_token_for_another_user_replaces_the_session_user(client, clerk_settings,
-                                                                  clerk_token, user):
+def test_a_valid_token_for_another_user_replaces_the_session_user(
+    client, clerk_settings, clerk_token, user
+):
     # Given: signed in with a local account
     client.force_login(user)
 
@@ -189,8 +198,9 @@ def test_a_valid_token_for_another_user_replaces_the_session_user(client, clerk_
     assert response.wsgi_request.user.pk != user.pk
 
 
-def test_clerk_sign_up_through_a_referral_link_is_referred(client, clerk_settings, clerk_token,
-                                                           referrer, mongo):
+def test_clerk_sign_up_through_a_referral_link_is_referred(
+    client, clerk_settings, clerk_token, referrer, mongo
+):
     # Given
     client.get(f"/r/{referrer.referral_code}/")
 
@@ -208,8 +218,9 @@ def test_clerk_sign_up_through_a_referral_link_is_referred(client, clerk_setting
     assert response.cookies[REFERRAL_COOKIE].value == ""
 
 
-def test_inactive_clerk_user_is_not_signed_in(client, clerk_settings, clerk_token,
-                                              user_factory, clerk_log):
+def test_inactive_clerk_user_is_not_signed_in(
+    client, clerk_settings, clerk_token, user_factory, clerk_log
+):
     # Given
     blocked = user_factory(name="Blocked", email=None, password=None, clerk_user_id=SUB)
     User.objects.filter(pk=blocked.pk).update(is_active=False)

@@ -21,14 +21,22 @@ def test_conversion_awards_both_users_the_configured_rewards_once(settings, refe
     again = referral_convert_for_purchase(referred_user_id=referred.pk, purchase_id=purchase_id)
 
     referral = Referral.objects.get(referred_user=referred)
-    assert first == again == Conversion(referral_id=referral.pk, referrer_id=referrer.pk,
-                                        referred_user_id=referred.pk)
+    assert (
+        first
+        == again
+        == Conversion(
+            referral_id=referral.pk, referrer_id=referrer.pk, referred_user_id=referred.pk
+        )
+    )
     assert (referral.status, referral.credits_awarded) == (ReferralStatus.CONVERTED, True)
     assert referral.converted_at is not None
-    entries = {(e.user_id, e.kind, e.amount, e.purchase_id)
-               for e in CreditTransaction.objects.all()}
-    assert entries == {(referrer.pk, Kind.REFERRAL_REWARD_REFERRER, 3, purchase_id),
-                       (referred.pk, Kind.REFERRAL_REWARD_REFERRED, 1, purchase_id)}
+    entries = {
+        (e.user_id, e.kind, e.amount, e.purchase_id) for e in CreditTransaction.objects.all()
+    }
+    assert entries == {
+        (referrer.pk, Kind.REFERRAL_REWARD_REFERRER, 3, purchase_id),
+        (referred.pk, Kind.REFERRAL_REWARD_REFERRED, 1, purchase_id),
+    }
     referrer.refresh_from_db()
     referred.refresh_from_db()
     assert (referrer.credits, referred.credits) == (3, 1)
@@ -42,8 +50,11 @@ def test_a_buyer_who_was_not_referred_converts_nothing(user):
 def test_the_callers_record_is_written_with_the_award_and_only_while_awarding(referred):
     recorded = []
 
-    referral_convert_for_purchase(referred_user_id=referred.pk, purchase_id=ObjectId(),
-                                  also=lambda: recorded.append(CreditTransaction.objects.count()))
+    referral_convert_for_purchase(
+        referred_user_id=referred.pk,
+        purchase_id=ObjectId(),
+        also=lambda: recorded.append(CreditTransaction.objects.count()),
+    )
 
     assert recorded == [2]  # after both reward entries
 
@@ -54,13 +65,15 @@ def test_a_reward_set_to_zero_records_no_entry_for_that_side(settings, referrer,
     referral_convert_for_purchase(referred_user_id=referred.pk, purchase_id=ObjectId())
 
     assert list(CreditTransaction.objects.values_list("user_id", "amount")) == [
-        (referrer.pk, settings.REFERRAL_REWARD_REFERRER)]
+        (referrer.pk, settings.REFERRAL_REWARD_REFERRER)
+    ]
 
 
 def test_reward_grants_carry_the_published_ledger_keys(referrer, referred):
     referral = Referral.objects.get(referred_user=referred)
-    conversion = Conversion(referral_id=referral.pk, referrer_id=referrer.pk,
-                            referred_user_id=referred.pk)
+    conversion = Conversion(
+        referral_id=referral.pk, referrer_id=referrer.pk, referred_user_id=referred.pk
+    )
 
     grants = referral_reward_grants(conversion=conversion, purchase_id=None)
 

@@ -28,8 +28,13 @@ def refer(referrer, user_factory, name, *, buy=False, product=None):
     friend = user_factory(name=name, referred_by=referrer)
     Referral.objects.create(referrer=referrer, referred_user=friend)
     if buy:
-        purchase_checkout(user=friend, product=product, credits_used=0, token=uuid.uuid4().hex,
-                          payment_method_id="pm_card_visa")
+        purchase_checkout(
+            user=friend,
+            product=product,
+            credits_used=0,
+            token=uuid.uuid4().hex,
+            payment_method_id="pm_card_visa",
+        )
     return friend
 
 
@@ -90,14 +95,16 @@ def test_a_new_user_sees_what_the_programme_offers(client, referrer):
 
 
 def test_referred_users_paginate_and_sort_by_joined_and_status(
-        client, referrer, user_factory, product_factory):
+    client, referrer, user_factory, product_factory
+):
     product = product_factory(price=Decimal("5.00"))
     for i in range(12):
         refer(referrer, user_factory, f"Friend {i:02d}", buy=(i % 4 == 0), product=product)
     # Spread the join dates so the order is unambiguous.
     base = timezone.now() - timedelta(days=30)
-    for i, referral in enumerate(Referral.objects.filter(referrer=referrer).order_by(
-            "referred_user__name")):
+    for i, referral in enumerate(
+        Referral.objects.filter(referrer=referrer).order_by("referred_user__name")
+    ):
         Referral.objects.filter(pk=referral.pk).update(created_at=base + timedelta(days=i))
     client.force_login(referrer)
 
@@ -132,8 +139,9 @@ def test_htmx_partials_return_only_their_fragment(client, referrer, user_factory
     assert "HX-Request" in stats["Vary"]
 
 
-def test_stats_refresh_announces_an_award_that_arrived(client, referrer, user_factory,
-                                                       product_factory):
+def test_stats_refresh_announces_an_award_that_arrived(
+    client, referrer, user_factory, product_factory
+):
     client.force_login(referrer)
     before = client.get("/dashboard/?part=stats&seen=0", headers={"HX-Request": "true"})
     refer(referrer, user_factory, "Buyer", buy=True, product=product_factory())
@@ -147,8 +155,13 @@ def test_stats_refresh_announces_an_award_that_arrived(client, referrer, user_fa
 
 def test_credit_statement_lists_entries_with_balance_after_paginated(client, referrer):
     for i in range(12):
-        credits_grant(user_id=referrer.pk, amount=i + 1, kind="adjustment",
-                      idempotency_key=f"statement:{i}", reason=f"Goodwill {i}")
+        credits_grant(
+            user_id=referrer.pk,
+            amount=i + 1,
+            kind="adjustment",
+            idempotency_key=f"statement:{i}",
+            reason=f"Goodwill {i}",
+        )
     client.force_login(referrer)
 
     first = client.get("/dashboard/").content.decode()
@@ -162,8 +175,13 @@ def test_credit_statement_lists_entries_with_balance_after_paginated(client, ref
 
 def test_another_users_data_is_never_shown(client, referrer, user_factory):
     refer(referrer, user_factory, "Alices Friend")
-    credits_grant(user_id=referrer.pk, amount=3, kind="adjustment",
-                  idempotency_key="alice-only", reason="Alice only")
+    credits_grant(
+        user_id=referrer.pk,
+        amount=3,
+        kind="adjustment",
+        idempotency_key="alice-only",
+        reason="Alice only",
+    )
     mallory = user_factory(name="Mallory")
     client.force_login(mallory)
 
@@ -182,21 +200,38 @@ def test_dashboard_requires_sign_in(client, db):
 def _seed(referrer, n):
     now = timezone.now()
     friends = User.objects.bulk_create(
-        User(name=f"Seed {i}", email=f"seed{i}-{uuid.uuid4().hex[:6]}@example.com",
-             clerk_user_id=f"local_seed_{uuid.uuid4().hex}",
-             referral_code=uuid.uuid4().hex[:8].upper(), referred_by=referrer)
-        for i in range(n))
+        User(
+            name=f"Seed {i}",
+            email=f"seed{i}-{uuid.uuid4().hex[:6]}@example.com",
+            clerk_user_id=f"local_seed_{uuid.uuid4().hex}",
+            referral_code=uuid.uuid4().hex[:8].upper(),
+            referred_by=referrer,
+        )
+        for i in range(n)
+    )
     Referral.objects.bulk_create(
-        Referral(referrer=referrer, referred_user=f, status="converted" if i % 2 else "pending",
-                 converted_at=now if i % 2 else None) for i, f in enumerate(friends))
+        Referral(
+            referrer=referrer,
+            referred_user=f,
+            status="converted" if i % 2 else "pending",
+            converted_at=now if i % 2 else None,
+        )
+        for i, f in enumerate(friends)
+    )
     CreditTransaction.objects.bulk_create(
-        CreditTransaction(user=referrer, amount=1, kind="adjustment", reason="seed",
-                          idempotency_key=f"seed:{uuid.uuid4().hex}") for _ in range(n))
+        CreditTransaction(
+            user=referrer,
+            amount=1,
+            kind="adjustment",
+            reason="seed",
+            idempotency_key=f"seed:{uuid.uuid4().hex}",
+        )
+        for _ in range(n)
+    )
 
 
 @pytest.mark.parametrize("referrals", [0, 10, 1000])
-def test_dashboard_commands_stay_within_the_bound_whatever_the_data(client, referrer,
-                                                                    referrals):
+def test_dashboard_commands_stay_within_the_bound_whatever_the_data(client, referrer, referrals):
     _seed(referrer, referrals)
     client.force_login(referrer)
     client.get("/dashboard/")
@@ -213,8 +248,12 @@ def test_absurd_page_numbers_show_the_last_page(client, referrer, user_factory):
     refer(referrer, user_factory, "Only Friend")
     client.force_login(referrer)
 
-    for query in ("rpage=100000000000000000000", "spage=99999999999999999999", "rpage=-3",
-                  "rpage=abc"):
+    for query in (
+        "rpage=100000000000000000000",
+        "spage=99999999999999999999",
+        "rpage=-3",
+        "rpage=abc",
+    ):
         response = client.get(f"/dashboard/?{query}")
         assert response.status_code == 200, query
         assert "Only Friend" in response.content.decode(), query

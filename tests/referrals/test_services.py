@@ -70,8 +70,9 @@ def test_a_user_is_referred_at_most_once(referrer, user_factory, mongo):
 def test_signup_service_rejects_an_unknown_code_before_creating_anyone(db):
     # When / Then
     with pytest.raises(ReferralCodeUnknown) as excinfo:
-        user_signup(name="N", email="n@example.com", password="pw-123-abc",
-                    referral_code="ABCDEFGH")
+        user_signup(
+            name="N", email="n@example.com", password="pw-123-abc", referral_code="ABCDEFGH"
+        )
     assert excinfo.value.field == "referral_code"
     assert not User.objects.filter(email="n@example.com").exists()
 
@@ -95,9 +96,15 @@ def _in_threads(function, count: int) -> list:
 
 def test_racing_signups_with_one_form_make_one_user_one_referral_one_count(referrer, mongo):
     # When: eight identical submits at the same moment
-    results = _in_threads(lambda: user_signup(
-        name="Racer", email="racer@example.com", password="race-condition-42",
-        referral_code=referrer.referral_code), 8)
+    results = _in_threads(
+        lambda: user_signup(
+            name="Racer",
+            email="racer@example.com",
+            password="race-condition-42",
+            referral_code=referrer.referral_code,
+        ),
+        8,
+    )
 
     # Then: every submit ends with the same account
     assert all(isinstance(result, User) for result in results), results

@@ -64,14 +64,16 @@ def test_a_forged_referral_cookie_is_ignored(client, referrer):
     assert "Invited by" not in response.content.decode()
 
 
-def test_signup_through_a_link_stores_the_documents_of_schema_md(client, referrer, mongo,
-                                                               signup_data):
+def test_signup_through_a_link_stores_the_documents_of_schema_md(
+    client, referrer, mongo, signup_data
+):
     # Given
     client.get(f"/r/{referrer.referral_code}/")
 
     # When
-    response = client.post("/accounts/signup/",
-                           {**signup_data, "referral_code": referrer.referral_code})
+    response = client.post(
+        "/accounts/signup/", {**signup_data, "referral_code": referrer.referral_code}
+    )
 
     # Then: signed in and sent on
     assert response.status_code == 302
@@ -113,8 +115,9 @@ def test_signup_clears_the_remembered_code(client, referrer, signup_data):
     client.get(f"/r/{referrer.referral_code}/")
 
     # When
-    response = client.post("/accounts/signup/",
-                           {**signup_data, "referral_code": referrer.referral_code})
+    response = client.post(
+        "/accounts/signup/", {**signup_data, "referral_code": referrer.referral_code}
+    )
 
     # Then: the cookie is deleted (emptied, expired)
     assert response.cookies[REFERRAL_COOKIE].value == ""
@@ -132,11 +135,11 @@ def test_lower_case_code_in_the_link_is_accepted(client, referrer):
     assert "Invited by <strong>Grace Hopper</strong>" in page
 
 
-def test_lower_case_code_typed_into_the_form_refers_the_user(client, referrer, signup_data,
-                                                             mongo):
+def test_lower_case_code_typed_into_the_form_refers_the_user(client, referrer, signup_data, mongo):
     # When
-    response = client.post("/accounts/signup/",
-                           {**signup_data, "referral_code": f" {referrer.referral_code.lower()} "})
+    response = client.post(
+        "/accounts/signup/", {**signup_data, "referral_code": f" {referrer.referral_code.lower()} "}
+    )
 
     # Then
     assert response.status_code == 302
@@ -215,10 +218,15 @@ def test_own_link_while_signed_in_refers_nobody(client, referrer, mongo):
 
     # When
     client.get(f"/r/{referrer.referral_code}/")
-    response = client.post("/accounts/signup/", {
-        "name": "Grace Again", "email": "grace2@example.com", "password": "enigma-machine-1912",
-        "referral_code": referrer.referral_code,
-    })
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "name": "Grace Again",
+            "email": "grace2@example.com",
+            "password": "enigma-machine-1912",
+            "referral_code": referrer.referral_code,
+        },
+    )
 
     # Then: sign-up is closed to a signed-in user; nothing was written
     assert response.status_code == 302
@@ -229,10 +237,15 @@ def test_own_link_while_signed_in_refers_nobody(client, referrer, mongo):
 
 def test_own_code_with_own_address_cannot_create_a_self_referral(client, referrer, mongo):
     # When: the referrer signs up again with their own address and code
-    response = client.post("/accounts/signup/", {
-        "name": "Grace Hopper", "email": "GRACE@example.com", "password": "a-different-pass-99",
-        "referral_code": referrer.referral_code,
-    })
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "name": "Grace Hopper",
+            "email": "GRACE@example.com",
+            "password": "a-different-pass-99",
+            "referral_code": referrer.referral_code,
+        },
+    )
 
     # Then
     assert response.status_code == 200
@@ -244,8 +257,9 @@ def test_own_code_with_own_address_cannot_create_a_self_referral(client, referre
     assert mongo.users.find_one({"_id": referrer.pk})["totalReferredUsers"] == 0
 
 
-def test_double_submit_creates_one_user_one_referral_and_counts_once(client, referrer,
-                                                                      signup_data, mongo):
+def test_double_submit_creates_one_user_one_referral_and_counts_once(
+    client, referrer, signup_data, mongo
+):
     # Given
     data = {**signup_data, "referral_code": referrer.referral_code}
 
@@ -263,15 +277,22 @@ def test_double_submit_creates_one_user_one_referral_and_counts_once(client, ref
 
 
 def test_second_signup_with_a_taken_address_and_other_password_is_refused(
-        client, referrer, signup_data, mongo):
+    client, referrer, signup_data, mongo
+):
     # Given
     client.post("/accounts/signup/", {**signup_data, "referral_code": referrer.referral_code})
     other = type(client)()
 
     # When
-    response = other.post("/accounts/signup/", {
-        **signup_data, "email": "ALAN@Example.com", "password": "someone-else-2024",
-        "referral_code": referrer.referral_code})
+    response = other.post(
+        "/accounts/signup/",
+        {
+            **signup_data,
+            "email": "ALAN@Example.com",
+            "password": "someone-else-2024",
+            "referral_code": referrer.referral_code,
+        },
+    )
 
     # Then
     assert response.status_code == 200
@@ -282,7 +303,8 @@ def test_second_signup_with_a_taken_address_and_other_password_is_refused(
 
 
 def test_retry_after_a_crash_between_user_and_referral_completes_the_referral(
-        client, referrer, signup_data, mongo, monkeypatch):
+    client, referrer, signup_data, mongo, monkeypatch
+):
     # Given: the first submit stored the user, then died before the referral
     import referrals.services
 

@@ -8,16 +8,22 @@ from referral_site.exceptions import ApplicationError
 
 
 class Command(BaseCommand):
-    help = ("Erase one user's personal data: name becomes 'Deleted user', the e-mail address "
-            "and Clerk id are removed, the account is disabled. Purchases, referrals and "
-            "credit ledger entries stay (with their amounts). Safe to run again.")
+    help = (
+        "Erase one user's personal data: name becomes 'Deleted user', the e-mail address "
+        "and Clerk id are removed, the account is disabled. Purchases, referrals and "
+        "credit ledger entries stay (with their amounts). Safe to run again."
+    )
 
     def add_arguments(self, parser):
         add_user_arguments(
-            parser, id_help="the user's id (24 hex digits); finds an already erased account")
-        parser.add_argument("--actor", metavar="STAFF_EMAIL",
-                            help="the staff member carrying out the request, for the admin "
-                                 "log (default: the user themself)")
+            parser, id_help="the user's id (24 hex digits); finds an already erased account"
+        )
+        parser.add_argument(
+            "--actor",
+            metavar="STAFF_EMAIL",
+            help="the staff member carrying out the request, for the admin "
+            "log (default: the user themself)",
+        )
 
     def handle(self, *args, email, user_id, actor, **options):
         actor_user = None
@@ -34,5 +40,6 @@ class Command(BaseCommand):
             if erasure.already_erased:
                 self.stdout.write(f"user {erasure.user_id} already erased; nothing to do")
             else:
-                self.stdout.write(f"erased personal data of user {erasure.user_id}; "
-                                  f"account disabled")
+                self.stdout.write(
+                    f"erased personal data of user {erasure.user_id}; account disabled"
+                )

@@ -16,14 +16,22 @@ from referral_site.ops.files import atomic_text_file
 
 
 class Command(BaseCommand):
-    help = ("Write everything held about one user (account, referrals, purchases, credit "
-            "ledger, admin log) as JSON to stdout or --output FILE. No password hash.")
+    help = (
+        "Write everything held about one user (account, referrals, purchases, credit "
+        "ledger, admin log) as JSON to stdout or --output FILE. No password hash."
+    )
 
     def add_arguments(self, parser):
         add_user_arguments(
-            parser, id_help="the user's id (24 hex digits), e.g. of an erased account")
-        parser.add_argument("--output", "-o", type=Path, metavar="FILE",
-                            help="write here (atomically, mode 0600) instead of stdout")
+            parser, id_help="the user's id (24 hex digits), e.g. of an erased account"
+        )
+        parser.add_argument(
+            "--output",
+            "-o",
+            type=Path,
+            metavar="FILE",
+            help="write here (atomically, mode 0600) instead of stdout",
+        )
 
     def handle(self, *args, email, user_id, output, **options):
         try:

@@ -24,15 +24,23 @@ def reconcile(*, fix: bool, quiet_seconds: int) -> RepairRun:
 
 
 class Command(BaseCommand):
-    help = ("Finish or roll back interrupted purchases, award missing referral credits and "
-            "bring users.credits/totalCreditsEarned back to the ledger's sums.")
+    help = (
+        "Finish or roll back interrupted purchases, award missing referral credits and "
+        "bring users.credits/totalCreditsEarned back to the ledger's sums."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--check", action="store_true",
-                            help="change nothing; exit 1 when anything needs repair")
-        parser.add_argument("--quiet-seconds", type=int, default=None, metavar="N",
-                            help="leave purchases and users that changed in the last N seconds "
-                                 "alone (default: CHECKOUT_LEASE_SECONDS)")
+        parser.add_argument(
+            "--check", action="store_true", help="change nothing; exit 1 when anything needs repair"
+        )
+        parser.add_argument(
+            "--quiet-seconds",
+            type=int,
+            default=None,
+            metavar="N",
+            help="leave purchases and users that changed in the last N seconds "
+            "alone (default: CHECKOUT_LEASE_SECONDS)",
+        )
 
     def handle(self, *args, check, quiet_seconds, **options):
         if quiet_seconds is None:
@@ -46,13 +54,17 @@ class Command(BaseCommand):
                 self.stdout.write(line)
         if check:
             if run.problems:
-                raise CommandError(f"drift found: {run.problems} item(s) need repair; "
-                                   f"run reconcile_credits without --check")
+                raise CommandError(
+                    f"drift found: {run.problems} item(s) need repair; "
+                    f"run reconcile_credits without --check"
+                )
             if verbose:
                 self.stdout.write("no drift")
             return
         if verbose:
             self.stdout.write(f"repaired {run.problems - run.unfixed} item(s)")
         if run.unfixed:
-            raise CommandError(f"{run.unfixed} balance(s) changed while reconciling or have a "
-                               f"negative ledger sum; run reconcile_credits again")
+            raise CommandError(
+                f"{run.unfixed} balance(s) changed while reconciling or have a "
+                f"negative ledger sum; run reconcile_credits again"
+            )

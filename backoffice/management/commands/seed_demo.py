@@ -18,14 +18,19 @@ class Command(BaseCommand):
     help = "Load the demo catalog and the demo staff and customer accounts (idempotent)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--allow-production", action="store_true",
-                            help="run even with production settings (creates a staff account "
-                                 "with a published password)")
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="run even with production settings (creates a staff account "
+            "with a published password)",
+        )
 
     def handle(self, *args, **options):
         if settings.SETTINGS_MODULE.endswith(".production") and not options["allow_production"]:
-            raise CommandError("refusing to create demo accounts with published passwords under "
-                               "production settings (use --allow-production to insist)")
+            raise CommandError(
+                "refusing to create demo accounts with published passwords under "
+                "production settings (use --allow-production to insist)"
+            )
         wanted = demo_products()
         existing = set(
             Product.objects.filter(title__in=[p["title"] for p in wanted]).values_list(
@@ -43,8 +48,9 @@ class Command(BaseCommand):
             (DEMO_CUSTOMER_EMAIL, DEMO_CUSTOMER_PASSWORD, "Demo Customer", False),
         ):
             if not User.objects.filter(email=email).exists():
-                user_create(email=email, password=password, name=name, is_staff=staff,
-                            is_superuser=staff)
+                user_create(
+                    email=email, password=password, name=name, is_staff=staff, is_superuser=staff
+                )
                 made_users += 1
         if options["verbosity"] >= 1:
             self.stdout.write(

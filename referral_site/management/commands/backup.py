@@ -10,17 +10,24 @@ from referral_site.ops.backup import backup_database
 
 
 class Command(BaseCommand):
-    help = ("Write every collection (documents as canonical Extended JSON lines, options and "
-            "indexes) and a manifest with counts and SHA-256 checksums to a new directory.")
+    help = (
+        "Write every collection (documents as canonical Extended JSON lines, options and "
+        "indexes) and a manifest with counts and SHA-256 checksums to a new directory."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--output", required=True, metavar="DIR",
-                            help="directory to create; it must not exist or be empty")
+        parser.add_argument(
+            "--output",
+            required=True,
+            metavar="DIR",
+            help="directory to create; it must not exist or be empty",
+        )
 
     def handle(self, *args, output, **options):
         try:
-            result = backup_database(site_database(), Path(output),
-                                     show_progress=self.stderr.isatty())
+            result = backup_database(
+                site_database(), Path(output), show_progress=self.stderr.isatty()
+            )
         except OperationError as exc:
             raise CommandError(str(exc)) from exc
         except PyMongoError as exc:
@@ -28,6 +35,8 @@ class Command(BaseCommand):
         for name in result.skipped:
             self.stderr.write(f"backup: skipped {name}: not a collection (a view?)")
         if options["verbosity"] >= 1:
-            self.stdout.write(f"backup: {len(result.manifest['collections'])} collections, "
-                              f"{result.documents} documents of database "
-                              f"{result.manifest['database']!r} written to {result.path}")
+            self.stdout.write(
+                f"backup: {len(result.manifest['collections'])} collections, "
+                f"{result.documents} documents of database "
+                f"{result.manifest['database']!r} written to {result.path}"
+            )

@@ -24,17 +24,24 @@ class _Stdout:
 
 
 class Command(BaseCommand):
-    help = ("Export a collection as CSV with a header row: money as plain decimals, times as "
-            "UTC ISO 8601, ObjectIds as hex. Users never include the password hash.")
+    help = (
+        "Export a collection as CSV with a header row: money as plain decimals, times as "
+        "UTC ISO 8601, ObjectIds as hex. Users never include the password hash."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--collection", required=True, choices=COLLECTIONS)
-        parser.add_argument("--since", metavar="DATE",
-                            help="only documents with createdAt >= DATE (YYYY-MM-DD, or an ISO "
-                                 "8601 datetime; UTC unless it carries an offset)")
-        parser.add_argument("--output", metavar="FILE",
-                            help="write to FILE, replacing it only once the export is complete "
-                                 "(default: stdout)")
+        parser.add_argument(
+            "--since",
+            metavar="DATE",
+            help="only documents with createdAt >= DATE (YYYY-MM-DD, or an ISO "
+            "8601 datetime; UTC unless it carries an offset)",
+        )
+        parser.add_argument(
+            "--output",
+            metavar="FILE",
+            help="write to FILE, replacing it only once the export is complete (default: stdout)",
+        )
 
     def handle(self, *args, collection, since, output, **options):
         try:
@@ -42,13 +49,17 @@ class Command(BaseCommand):
             db = site_database()
             show_progress = self.stderr.isatty()
             with Progress(enabled=show_progress) as bars:
-                total = (db[collection].count_documents(since_filter(since_moment))
-                         if show_progress else None)
+                total = (
+                    db[collection].count_documents(since_filter(since_moment))
+                    if show_progress
+                    else None
+                )
                 advance = bars.task(collection, total)
                 if output:
                     with atomic_text_file(Path(output)) as out:
-                        export_collection(db, collection=collection, out=out,
-                                          since=since_moment, on_row=advance)
+                        export_collection(
+                            db, collection=collection, out=out, since=since_moment, on_row=advance
+                        )
                 else:
                     self._to_stdout(db, collection, since_moment, advance)
         except OperationError as exc:
@@ -58,8 +69,9 @@ class Command(BaseCommand):
 
     def _to_stdout(self, db, collection, since, advance):
         try:
-            export_collection(db, collection=collection, out=_Stdout(self.stdout), since=since,
-                              on_row=advance)
+            export_collection(
+                db, collection=collection, out=_Stdout(self.stdout), since=since, on_row=advance
+            )
             self.stdout.flush()
         except BrokenPipeError:
             # The reader went away (`| head`): stop quietly, as Unix tools do.
