@@ -48,7 +48,8 @@ BATCH = 500  # documents per insert command while seeding
 # drivers' heartbeats (a missed one cancels the operation in flight).
 PURCHASE_BATCH = 50
 CATEGORIES = ("ebook", "course", "template", "software", "other")
-CARD = {"card_number": "4242 4242 4242 4242", "card_expiry": "12/34", "card_cvc": "123"}
+# What the checkout's Stripe.js posts for a card: the emulator's test payment method.
+CARD = {"payment_method_id": "pm_card_visa"}
 COMMAND_SAMPLES = 3  # in-process requests per page for the command count
 DB_NAME = "bench"
 BUYER_CODES = 10**9  # buyers' referral codes start here, far above the seeded users'
@@ -119,12 +120,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from referral_site import embedded
+    from referral_site import embedded, stripe_emulator
 
     started = time.perf_counter()
     try:
         server = embedded.start_ephemeral()
-    except embedded.EmbeddedServerError as exc:
+        payments = stripe_emulator.start_ephemeral()
+    except (embedded.EmbeddedServerError, stripe_emulator.EmulatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     # One environment for this process and gunicorn: the same database, the
@@ -140,6 +142,12 @@ def main(argv=None) -> int:
             "LOG_LEVEL": "ERROR",
             # The award e-mails of the checkout POSTs: built and sent, to nowhere.
             "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+            # Card payments: this run's Stripe emulator.
+            "STRIPE_SECRET_KEY": stripe_emulator.SECRET_KEY,
+            "STRIPE_PUBLISHABLE_KEY": stripe_emulator.PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": stripe_emulator.WEBHOOK_SECRET,
+            "STRIPE_API_BASE": payments.api_base,
+            "STRIPE_JS_URL": payments.js_url,
         }
     )
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -154,6 +162,7 @@ def main(argv=None) -> int:
         return 130
     finally:
         server.stop()
+        payments.stop()
     report += f"\nTotal run time: {time.perf_counter() - started:.0f} s.\n"
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)

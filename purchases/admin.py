@@ -17,10 +17,11 @@ from django.utils.html import format_html
 
 from catalog.admin import ProductAdmin as CatalogProductAdmin
 from catalog.models import Product
-from purchases.models import PaymentEvent, Purchase, PurchaseStatus
+from purchases.models import PaymentEvent, Purchase
 from purchases.selectors import ANALYTICS_COLUMNS, product_sales_report
 from purchases.services import purchase_refund
 from referral_site.admin_mixins import ReadOnlyAdminMixin
+from referral_site.exceptions import ApplicationError
 from referral_site.ops.csv_export import format_value
 
 
@@ -35,12 +36,14 @@ class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "is_first_purchase",
         "referral_credit_awarded",
+        "disputed_at",
         "created_at",
     )
     list_filter = (
         "status",
         "is_first_purchase",
         "referral_credit_awarded",
+        ("disputed_at", admin.EmptyFieldListFilter),
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("product_name", "payment_method_id", "payment_intent_id")
@@ -55,29 +58,45 @@ class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         url = reverse("admin:accounts_user_change", args=[purchase.user_id])
         return format_html('<a href="{}">{}</a>', url, purchase.user_id)
 
-    @admin.action(description="Refund selected purchases (returns the credits they used)")
+    def has_refund_permission(self, request):
+        # Refunding moves money: the right to change purchases, not just to see them.
+        return request.user.has_perm("purchases.change_purchase")
+
+    @admin.action(
+        description="Refund selected purchases (card part through Stripe, credits returned)",
+        permissions=["refund"],
+    )
     def refund_selected(self, request, queryset):
-        refunded = skipped = 0
+        refunded, skipped, failed = 0, 0, []
         for purchase in queryset:
-            if purchase.status == PurchaseStatus.COMPLETED and purchase_refund(
-                purchase=purchase, actor=request.user
-            ):
+            try:
+                done = purchase_refund(purchase=purchase, actor=request.user)
+            except ApplicationError as exc:  # the card refund failed: nothing recorded
+                failed.append(f"{purchase.product_name} ({purchase.pk}): {exc.message}")
+                continue
+            if done:
                 refunded += 1
                 self.log_change(
-                    request, purchase, f"Refunded; {purchase.credits_used} credit(s) returned"
+                    request,
+                    purchase,
+                    f"Refunded ${purchase.cash_amount} to the card; "
+                    f"{purchase.credits_used} credit(s) returned",
                 )
             else:
                 skipped += 1
         if refunded:
             self.message_user(
                 request,
-                f"Refunded {refunded} purchase(s); the credits they used are back in the ledger.",
+                f"Refunded {refunded} purchase(s): the card part through Stripe, the credits "
+                f"back in the ledger.",
                 messages.SUCCESS,
             )
         if skipped:
             self.message_user(
                 request, f"Skipped {skipped} purchase(s) that were not completed.", messages.WARNING
             )
+        for line in failed:
+            self.message_user(request, f"Not refunded, try again: {line}", messages.ERROR)
 
 
 @admin.register(PaymentEvent)

@@ -1,43 +1,40 @@
-"""Payment gateways: a small interface, a built-in test gateway, and Stripe.
+"""Card payments through Stripe's API (or the embedded emulator, which speaks the same).
 
-The site never stores card numbers: the test gateway turns a card into a
-``pm_...`` payment method id the way Stripe.js does in the browser, and every
-charge is made against a payment method id with an idempotency key, so that
-charging again for the same purchase (a retry, a resumed purchase) returns the
-first result instead of charging twice.
+No card number ever reaches this server: Stripe.js turns the card into a
+payment method in the browser. Per purchase, the server creates one
+PaymentIntent for the cash part (integer cents, idempotency key
+``purchase:<id>``, the purchase id in metadata), records its id, then
+confirms it. Whatever the browser reports, a purchase is completed only from
+an intent retrieved from the API (or a verified webhook) that ``matches`` it.
 """
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol
+from pathlib import Path
 
+import stripe
 from django.conf import settings
 
+from referral_site import stripe_emulator
 from referral_site.money import CENT
 
 logger = logging.getLogger(__name__)
 
-
-class CardError(Exception):
-    """The card details cannot be used (a form field error, nothing charged)."""
-
-
-@dataclass(frozen=True)
-class Card:
-    """Card details typed into the checkout (test gateway only; Stripe.js keeps them)."""
-
-    number: str = ""
-    expiry: tuple[int, int] | None = None  # (month, four-digit year)
-    cvc: str = ""
+CURRENCY = "usd"
+_UNAVAILABLE = (
+    "The payment service is not answering right now; nothing was charged. "
+    "Please try again in a few minutes."
+)
 
 
-@dataclass(frozen=True)
-class ChargeResult:
-    succeeded: bool
-    payment_intent_id: str = ""
-    decline_message: str = ""
+class PaymentError(Exception):
+    """The payment provider failed us (unreachable, refused the request): nothing to blame
+    on the card. ``str()`` is safe to show to the customer."""
+
+
+class CardDeclined(Exception):
+    """The card was declined; ``str()`` is the provider's reason, safe to show."""
 
 
 def amount_to_cents(amount: Decimal) -> int:
@@ -46,144 +43,161 @@ def amount_to_cents(amount: Decimal) -> int:
     return int(cents)
 
 
-class PaymentGateway(Protocol):
-    name: str
-    accepts_card_numbers: bool
+@dataclass(frozen=True)
+class Intent:
+    """What the provider says about one PaymentIntent."""
 
-    def create_payment_method(
-        self, *, card_number: str, exp_month: int, exp_year: int, cvc: str
-    ) -> str: ...
+    id: str
+    status: str
+    amount: int  # cents
+    currency: str
+    purchase_id: str  # from the metadata
+    client_secret: str = ""
+    error: str = ""  # the last payment error's message, if any
+    charge_id: str = ""
 
-    def charge(
-        self,
-        *,
-        amount: Decimal,
-        currency: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-    ) -> ChargeResult: ...
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
 
-
-def _luhn_ok(number: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
-
-
-class TestGateway:
-    """Accepts Stripe's documented test cards; moves no money.
-
-    4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined. The payment
-    method id encodes the outcome, like Stripe's ``pm_card_visa`` and
-    ``pm_card_chargeDeclined`` test methods, which it also accepts.
-    """
-
-    name = "test"
-    accepts_card_numbers = True
-    SUCCEEDS = "4242424242424242"
-    DECLINED = "4000000000000002"
-
-    def create_payment_method(
-        self, *, card_number: str, exp_month: int, exp_year: int, cvc: str
-    ) -> str:
-        digits = "".join(ch for ch in card_number if ch.isdigit())
-        if len(digits) < 12 or not _luhn_ok(digits):
-            raise CardError("This card number is not valid.")
-        if digits not in (self.SUCCEEDS, self.DECLINED):
-            raise CardError(
-                "Use a test card: 4242 4242 4242 4242 (or 4000 0000 0000 0002 to see a decline)."
-            )
-        outcome = "visa" if digits == self.SUCCEEDS else "chargeDeclined"
-        # Unique per card entry, but derived from nothing secret.
-        suffix = hashlib.sha256(f"{outcome}{exp_month}{exp_year}".encode()).hexdigest()[:10]
-        return f"pm_test_{outcome}_{suffix}"
-
-    def charge(
-        self,
-        *,
-        amount: Decimal,
-        currency: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-    ) -> ChargeResult:
-        intent = "pi_test_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-        if "chargeDeclined" in payment_method_id:
-            return ChargeResult(
-                succeeded=False, payment_intent_id=intent, decline_message="Your card was declined."
-            )
-        if payment_method_id.startswith(("pm_test_visa", "pm_card_visa")):
-            return ChargeResult(succeeded=True, payment_intent_id=intent)
-        return ChargeResult(
-            succeeded=False,
-            payment_intent_id=intent,
-            decline_message="This payment method is not a test card.",
+    @property
+    def failed(self) -> bool:
+        """Over for good: cancelled, or back to needing a payment method after an error."""
+        return self.status == "canceled" or (
+            self.status == "requires_payment_method" and bool(self.error)
         )
+
+    @property
+    def awaiting_customer(self) -> bool:
+        return self.status == "requires_action"
+
+    def matches(self, *, purchase_id, cash_amount: Decimal) -> bool:
+        """The intent is for this purchase, in our currency, for exactly its cash part."""
+        return (
+            self.purchase_id == str(purchase_id)
+            and self.currency == CURRENCY
+            and self.amount == amount_to_cents(cash_amount)
+        )
+
+
+def _field(obj, name, default=None):
+    # Stripe objects raise AttributeError for absent keys; the emulator omits some.
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+def intent_from(obj) -> Intent:
+    """An Intent from a PaymentIntent (an SDK object or a webhook's plain dict)."""
+    error = _field(obj, "last_payment_error") or {}
+    charge = _field(obj, "latest_charge") or ""
+    # Stripe sends the charge's id; the emulator embeds the whole charge.
+    charge_id = charge if isinstance(charge, str) else _field(charge, "id", "")
+    metadata = _field(obj, "metadata") or {}
+    return Intent(
+        id=_field(obj, "id", ""),
+        status=_field(obj, "status", ""),
+        amount=int(_field(obj, "amount", 0) or 0),
+        currency=str(_field(obj, "currency", "")).lower(),
+        purchase_id=str(_field(metadata, "purchase_id", "") or ""),
+        client_secret=_field(obj, "client_secret", "") or "",
+        error=_field(error, "message", "") or "",
+        charge_id=charge_id or "",
+    )
 
 
 class StripeGateway:
-    """A PaymentIntent per purchase, confirmed at once with the payment method.
-
-    The payment method id comes from Stripe.js in the browser (or a Stripe
-    test method such as ``pm_card_visa``); raw card numbers never reach us.
-    """
-
-    name = "stripe"
-    accepts_card_numbers = False
-
-    def __init__(self, secret_key: str):
-        import stripe
-
-        self._stripe = stripe
-        self._client = stripe.StripeClient(secret_key)
-
-    def create_payment_method(self, *, card_number, exp_month, exp_year, cvc) -> str:
-        raise CardError("Card numbers are collected by Stripe in the browser.")
-
-    def charge(
-        self,
-        *,
-        amount: Decimal,
-        currency: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-    ) -> ChargeResult:
-        try:
-            intent = self._client.v1.payment_intents.create(
-                params={
-                    "amount": amount_to_cents(amount),
-                    "currency": currency,
-                    "payment_method": payment_method_id,
-                    "confirm": True,
-                    "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
-                    "metadata": metadata,
-                },
-                options={"idempotency_key": idempotency_key},
-            )
-        except self._stripe.CardError as exc:
-            return ChargeResult(
-                succeeded=False, decline_message=exc.user_message or "Your card was declined."
-            )
-        if intent.status == "succeeded":
-            return ChargeResult(succeeded=True, payment_intent_id=intent.id)
-        logger.info("stripe payment intent %s ended as %s", intent.id, intent.status)
-        return ChargeResult(
-            succeeded=False,
-            payment_intent_id=intent.id,
-            decline_message="Your bank asked for a confirmation we cannot "
-            "complete here; try another card.",
+    def __init__(self):
+        self._client = stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY,
+            base_addresses={"api": settings.STRIPE_API_BASE},
+            max_network_retries=2,
         )
 
+    def _call(self, what: str, request):
+        try:
+            return request()
+        except stripe.CardError as exc:
+            raise CardDeclined(exc.user_message or "Your card was declined.") from exc
+        except stripe.InvalidRequestError as exc:
+            if what != "create":
+                raise PaymentError(_UNAVAILABLE) from exc
+            # The one thing a customer gives us is the payment method.
+            raise CardDeclined(
+                "This card cannot be used; please check it or try another card."
+            ) from exc
+        except stripe.StripeError as exc:
+            # The type and code only: a message can hold customer data.
+            logger.error("stripe %s failed: %s %s", what, type(exc).__name__, exc.code or "")
+            raise PaymentError(_UNAVAILABLE) from exc
 
-def get_gateway() -> PaymentGateway:
-    if settings.STRIPE_SECRET_KEY:
-        return StripeGateway(settings.STRIPE_SECRET_KEY)
-    return TestGateway()
+    def create_intent(
+        self, *, amount: Decimal, payment_method_id: str, purchase_id, idempotency_key: str
+    ) -> Intent:
+        """A PaymentIntent for ``amount``, not yet confirmed (so its id can be recorded first)."""
+        params = {
+            "amount": amount_to_cents(amount),
+            "currency": CURRENCY,
+            "payment_method": payment_method_id,
+            # Cards only: no redirect-based method needing a return_url.
+            "payment_method_types": ["card"],
+            "metadata": {"purchase_id": str(purchase_id)},
+        }
+        return intent_from(
+            self._call(
+                "create",
+                lambda: self._client.v1.payment_intents.create(
+                    params=params, options={"idempotency_key": idempotency_key}
+                ),
+            )
+        )
+
+    def confirm_intent(self, intent_id: str) -> Intent:
+        """Charge: succeeded, requires_action (3-D Secure), or CardDeclined."""
+        return intent_from(
+            self._call("confirm", lambda: self._client.v1.payment_intents.confirm(intent_id))
+        )
+
+    def retrieve_intent(self, intent_id: str) -> Intent:
+        return intent_from(
+            self._call("retrieve", lambda: self._client.v1.payment_intents.retrieve(intent_id))
+        )
+
+    def cancel_intent(self, intent_id: str) -> Intent:
+        return intent_from(
+            self._call("cancel", lambda: self._client.v1.payment_intents.cancel(intent_id))
+        )
+
+    def refund(self, *, intent_id: str, amount: Decimal, idempotency_key: str) -> str:
+        """Refund ``amount`` of the intent's charge; the refund's id."""
+        refund = self._call(
+            "refund",
+            lambda: self._client.v1.refunds.create(
+                params={"payment_intent": intent_id, "amount": amount_to_cents(amount)},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return refund.id
+
+
+def ensure_payment_provider() -> None:
+    """In development, start the embedded Stripe emulator if it is not running yet.
+
+    Before a page loads its Stripe.js, and before any API call. A no-op with
+    STRIPE_SECRET_KEY set (Stripe) and in tests (one emulator per run).
+    """
+    embedded = settings.EMBEDDED_STRIPE
+    if embedded:
+        try:
+            stripe_emulator.ensure_running(
+                Path(embedded["DIR"]),
+                port=embedded["PORT"],
+                webhook_url=embedded["WEBHOOK_URL"],
+                secret=settings.STRIPE_WEBHOOK_SECRET,
+            )
+        except stripe_emulator.EmulatorError as exc:
+            raise PaymentError(_UNAVAILABLE) from exc
+
+
+def get_gateway() -> StripeGateway:
+    """Stripe, or in development the embedded emulator (started on first use)."""
+    ensure_payment_provider()
+    return StripeGateway()

@@ -71,6 +71,8 @@ class Purchase(models.Model):
     payment_intent_id = models.CharField(max_length=255, blank=True, db_column="paymentIntentId")
     failure_reason = models.CharField(max_length=255, blank=True, db_column="failureReason")
     refunded_at = models.DateTimeField(null=True, blank=True, db_column="refundedAt")
+    # The customer disputed the card payment with their bank: staff look into it.
+    disputed_at = models.DateTimeField(null=True, blank=True, db_column="disputedAt")
     created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
     updated_at = models.DateTimeField(auto_now=True, db_column="updatedAt")
 

@@ -6,10 +6,18 @@ once. Purchases younger than the run's cutoff are left alone, and so are
 their buyers' balances.
 """
 
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
 from credits.reconcile import ledger_keys_present
+from purchases.gateways import CardDeclined, PaymentError
 from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
 from purchases.services import (
     SETTLED_STATUSES,
+    purchase_abandon,
     purchase_refund_credits,
     purchase_refund_key,
     purchase_resume,
@@ -22,18 +30,33 @@ from referral_site.batching import filter_in
 from referral_site.repair import RepairRun
 from referrals.models import Referral
 
+logger = logging.getLogger(__name__)
+
 
 def purchases_reconcile(run: RepairRun) -> None:
     """Interrupted purchases, credits owed back, and referral rewards owed by a first purchase."""
-    # 1. Purchases stopped half-way: complete or roll back.
+    # 1. Purchases stopped half-way: what the payment provider says decides
+    #    (complete or roll back); a payment still waiting for the customer
+    #    past STRIPE_PAYMENT_TIMEOUT_SECONDS is cancelled. Each on its own:
+    #    one the provider cannot answer for is left for the next run.
     interrupted = run.finding("interrupted purchases")
+    give_up_before = timezone.now() - timedelta(seconds=settings.STRIPE_PAYMENT_TIMEOUT_SECONDS)
     for purchase in Purchase.objects.filter(status__in=list(IN_FLIGHT_STATUSES)):
         if purchase.updated_at >= run.cutoff:
             run.busy_users.add(purchase.user_id)
             continue
         interrupted.items.append(purchase.pk)
-        if run.fix:
-            purchase_resume(purchase=purchase)
+        if not run.fix:
+            continue
+        try:
+            purchase_resume(purchase=purchase, confirm=False)
+            if purchase.status in IN_FLIGHT_STATUSES and purchase.created_at < give_up_before:
+                purchase_abandon(purchase=purchase)
+        except (PaymentError, CardDeclined) as exc:
+            interrupted.unfixed.append(purchase.pk)
+            logger.warning("purchase %s left for the next run: %s", purchase.pk, exc)
+        if purchase.status in IN_FLIGHT_STATUSES:
+            run.busy_users.add(purchase.user_id)
 
     # 2. and 3. Credits that a failed or refunded purchase must give back.
     for status, key, label, repair in (

@@ -22,10 +22,13 @@ the credits through the ledger under a key of its own, so that they come back
 exactly once.
 """
 
+import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from bson import ObjectId
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
@@ -35,11 +38,13 @@ from catalog.models import Product
 from credits.models import CreditTransaction, Kind
 from credits.rules import credits_value
 from credits.services import InsufficientCredits, credits_grant, credits_spend
-from purchases.gateways import Card, CardError, PaymentGateway, get_gateway
+from purchases.gateways import CardDeclined, Intent, PaymentError, StripeGateway, get_gateway
 from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
 from referral_site.exceptions import ApplicationError
 from referral_site.money import CENT
 from referrals.conversion import referral_convert_for_purchase
+
+logger = logging.getLogger(__name__)
 
 # Purchases whose first-purchase flag can still convert a referral.
 SETTLED_STATUSES = (PurchaseStatus.COMPLETED, PurchaseStatus.REFUNDED)
@@ -51,6 +56,19 @@ class CheckoutError(ApplicationError):
 
 class PaymentDeclined(CheckoutError):
     pass
+
+
+class PaymentUnavailable(CheckoutError):
+    """The payment provider failed; the purchase failed and its credits came back."""
+
+
+class PaymentActionRequired(CheckoutError):
+    """The card asks the customer to authenticate (3-D Secure) before it is charged."""
+
+    def __init__(self, purchase: Purchase, *, client_secret: str):
+        super().__init__("Your bank asks you to confirm this payment.")
+        self.purchase = purchase
+        self.client_secret = client_secret
 
 
 class PurchaseInProgress(CheckoutError):
@@ -67,7 +85,12 @@ class Quote:
     credits_used: int
     credit_amount: Decimal
     cash_amount: Decimal
-    max_credits: int
+    # The credit counts this purchase may use, smallest first (0 always among them).
+    choices: tuple[int, ...]
+
+    @property
+    def max_credits(self) -> int:
+        return self.choices[-1]
 
 
 def max_credits_for(*, price: Decimal, balance: int) -> int:
@@ -80,39 +103,65 @@ def max_credits_for(*, price: Decimal, balance: int) -> int:
     return max(0, min(balance, int(whole)))
 
 
-def checkout_quote(*, price: Decimal, balance: int, credits_used: int) -> Quote:
-    """The split of ``price`` into credits and cash; raises on a bad credit count."""
+def credit_choices(*, price: Decimal, balance: int) -> tuple[int, ...]:
+    """Whole credits up to ``max_credits_for``, leaving a card part the card can pay.
+
+    The card part is zero or at least the payment provider's minimum charge
+    (MINIMUM_CHARGE): with a $10.30 price and $10 credits, one credit would
+    leave $0.30, which no card payment can be.
+    """
     limit = max_credits_for(price=price, balance=balance)
+    return tuple(
+        n
+        for n in range(limit + 1)
+        if (cash := price - credits_value(n)) == 0 or cash >= settings.MINIMUM_CHARGE
+    )
+
+
+def checkout_quote(*, price: Decimal, balance: int, credits_used: int) -> Quote:
+    """The split of ``price`` into credits and cash; raises on a credit count not allowed."""
+    choices = credit_choices(price=price, balance=balance)
+    credit_amount = credits_value(credits_used)
+    cash_amount = (price - credit_amount).quantize(CENT)
     if credits_used < 0:
         raise CheckoutError("Credits cannot be negative.", field="credits")
-    if credits_used > limit:
+    if credits_used > max_credits_for(price=price, balance=balance):
+        limit = choices[-1]
         raise CheckoutError(
             f"You can use at most {limit} credit{'s' if limit != 1 else ''} on this product.",
             field="credits",
         )
-    credit_amount = credits_value(credits_used)
-    cash_amount = (price - credit_amount).quantize(CENT)
+    if credits_used not in choices:
+        raise CheckoutError(
+            f"With {credits_used} credits, ${cash_amount} would be left to pay by card, less "
+            f"than the ${settings.MINIMUM_CHARGE} card minimum. Use fewer credits.",
+            field="credits",
+        )
     return Quote(
         price=price.quantize(CENT),
         credits_used=credits_used,
         credit_amount=credit_amount,
         cash_amount=cash_amount,
-        max_credits=limit,
+        choices=choices,
     )
 
 
-def checkout_preview(*, price: Decimal, balance: int, requested) -> Quote:
-    """The quote to show for a credit count typed or picked by the visitor.
+def checkout_preview(*, price: Decimal, balance: int, requested=None) -> Quote:
+    """The quote to show for a credit count picked by the visitor (none yet: the most allowed).
 
-    Anything that is not a whole number counts as 0, and a count outside what
-    the purchase allows is brought inside it: the page always shows a price.
+    Anything that is not a whole number counts as 0, and a count that is not
+    allowed becomes the nearest allowed one below it: the page always shows a price.
     """
-    try:
-        wanted = int(requested)
-    except (TypeError, ValueError):
-        wanted = 0
-    limit = max_credits_for(price=price, balance=balance)
-    return checkout_quote(price=price, balance=balance, credits_used=min(max(wanted, 0), limit))
+    choices = credit_choices(price=price, balance=balance)
+    if requested in (None, ""):
+        wanted = choices[-1]
+    else:
+        try:
+            wanted = int(requested)
+        except (TypeError, ValueError):
+            wanted = 0
+    used = max((n for n in choices if n <= wanted), default=0)
+    return checkout_quote(price=price, balance=balance, credits_used=used)
 
 
 # --- Ledger keys of the purchases' credit movements (published for repairs) -----
@@ -150,21 +199,21 @@ def purchase_checkout(
     product: Product,
     credits_used: int,
     token: str,
-    card: Card | None = None,
     payment_method_id: str = "",
-    gateway: PaymentGateway | None = None,
+    gateway: StripeGateway | None = None,
 ) -> Purchase:
     """Buy ``product`` for ``user`` once per checkout ``token``; return the purchase.
 
-    The cash part is paid with ``payment_method_id`` (Stripe.js) or, on the
-    test gateway, with the ``card`` typed into the form. Raises CheckoutError
-    (bad credits, missing or unusable card details: nothing recorded),
-    PaymentDeclined (nothing kept: the credits are returned) or
-    PurchaseInProgress (the same intent is running).
+    The cash part is paid with ``payment_method_id``, made by Stripe.js in the
+    browser. Raises CheckoutError (bad credits, no payment method: nothing
+    recorded), PaymentDeclined or PaymentUnavailable (the purchase failed and
+    its credits came back), PaymentActionRequired (the card asks for 3-D
+    Secure) or PurchaseInProgress (the same intent is running).
     """
-    gateway = gateway or get_gateway()
     quote = checkout_quote(price=product.price, balance=user.credits, credits_used=credits_used)
     purchase = Purchase(
+        # The id is known before the insert: the PaymentIntent names it.
+        pk=ObjectId(),
         user=user,
         product=product,
         product_name=product.title,
@@ -172,54 +221,58 @@ def purchase_checkout(
         credits_used=quote.credits_used,
         credit_amount=quote.credit_amount,
         cash_amount=quote.cash_amount,
-        payment_method_id=_payment_method(
-            quote, gateway=gateway, card=card, payment_method_id=payment_method_id
-        ),
+        payment_method_id=_payment_method(quote, payment_method_id=payment_method_id),
         status=PurchaseStatus.PENDING,
         idempotency_key=f"{user.pk}:{token}",
     )
+    intent = None
+    if purchase.cash_amount > 0:
+        # Created (not confirmed: nothing is charged) before the purchase is
+        # stored, so the purchase is stored with its intent's id and every
+        # later look finds it. Refused here, nothing at all is recorded.
+        gateway = gateway or get_gateway()
+        intent = _create_intent(purchase, gateway=gateway)
+        purchase.payment_intent_id = intent.id
     try:
         purchase.save(force_insert=True)
     except IntegrityError:
         # This intent was submitted before: its purchase is the answer.
+        if intent is not None:
+            _cancel_quietly(intent.id, gateway=gateway)
         existing = Purchase.objects.get(idempotency_key=purchase.idempotency_key)
         if existing.status in IN_FLIGHT_STATUSES and not _is_stale(existing):
             raise PurchaseInProgress(existing) from None
         return purchase_resume(purchase=existing, gateway=gateway, buyer=user)
-    return _advance(purchase, buyer=user, gateway=gateway)
+    return _advance(purchase, buyer=user, gateway=gateway, confirm=True, intent=intent)
 
 
-CARD_FIELDS_MISSING = {
-    "card_number": "Enter your card number.",
-    "card_expiry": "Enter the card's expiry date.",
-    "card_cvc": "Enter the card's CVC.",
-}
+def _create_intent(purchase: Purchase, *, gateway: StripeGateway) -> Intent:
+    try:
+        return gateway.create_intent(
+            amount=purchase.cash_amount,
+            payment_method_id=purchase.payment_method_id,
+            purchase_id=purchase.pk,
+            idempotency_key=f"purchase:{purchase.pk}",
+        )
+    except CardDeclined as exc:
+        raise PaymentDeclined(str(exc), field="payment_method_id") from None
+    except PaymentError as exc:
+        raise PaymentUnavailable(str(exc)) from None
 
 
-def _payment_method(
-    quote: Quote, *, gateway: PaymentGateway, card: Card | None, payment_method_id: str
-) -> str:
+def _cancel_quietly(intent_id: str, *, gateway: StripeGateway) -> None:
+    """Cancel an intent that will never be confirmed; a failure leaves it unconfirmed, harmless."""
+    with contextlib.suppress(PaymentError, CardDeclined):
+        gateway.cancel_intent(intent_id)
+
+
+def _payment_method(quote: Quote, *, payment_method_id: str) -> str:
     """What pays the cash part: the one place that says cash due needs a payment method."""
     if quote.cash_amount <= 0:
         return ""
-    if payment_method_id:
-        return payment_method_id
-    if not gateway.accepts_card_numbers:
-        raise CheckoutError("A payment method is required.", field="payment_method_id")
-    card = card or Card()
-    given = {"card_number": card.number, "card_expiry": card.expiry, "card_cvc": card.cvc}
-    missing = {name: message for name, message in CARD_FIELDS_MISSING.items() if not given[name]}
-    if missing:
-        raise CheckoutError(
-            "Enter your card details to pay the rest.", field="card_number", errors=missing
-        )
-    month, year = card.expiry
-    try:
-        return gateway.create_payment_method(
-            card_number=card.number, exp_month=month, exp_year=year, cvc=card.cvc
-        )
-    except CardError as exc:
-        raise CheckoutError(str(exc), field="card_number") from None
+    if not payment_method_id:
+        raise CheckoutError("Enter your card details to pay the rest.", field="payment_method_id")
+    return payment_method_id
 
 
 def _is_stale(purchase: Purchase) -> bool:
@@ -227,7 +280,14 @@ def _is_stale(purchase: Purchase) -> bool:
     return purchase.updated_at < timezone.now() - lease
 
 
-def _advance(purchase: Purchase, *, buyer: User, gateway: PaymentGateway) -> Purchase:
+def _advance(
+    purchase: Purchase,
+    *,
+    buyer: User,
+    gateway: StripeGateway | None,
+    confirm: bool,
+    intent: Intent | None = None,
+) -> Purchase:
     if purchase.status == PurchaseStatus.PENDING and purchase.credits_used:
         if not _reserve_credits(purchase):
             # Someone else moved it (failed it after its lease ran out):
@@ -238,20 +298,79 @@ def _advance(purchase: Purchase, *, buyer: User, gateway: PaymentGateway) -> Pur
     # straight to the charge (one write fewer on the hot path).
     chargeable = (PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED)
     if purchase.status in chargeable and purchase.cash_amount > 0:
-        result = gateway.charge(
-            amount=purchase.cash_amount,
-            currency="usd",
-            payment_method_id=purchase.payment_method_id,
-            idempotency_key=f"purchase:{purchase.pk}",
-            metadata={"purchase_id": str(purchase.pk)},
-        )
-        if not result.succeeded:
-            purchase_fail(purchase=purchase, reason=result.decline_message)
-            raise PaymentDeclined(result.decline_message, field="card_number")
-        purchase.payment_intent_id = result.payment_intent_id
+        _charge(purchase, gateway=gateway or get_gateway(), confirm=confirm, intent=intent)
     if purchase.status in (*chargeable, PurchaseStatus.PAID):
         _complete(purchase, buyer_referred=buyer.referred_by_id is not None)
     return purchase
+
+
+def _charge(
+    purchase: Purchase, *, gateway: StripeGateway, confirm: bool, intent: Intent | None
+) -> None:
+    """Returns once the purchase's PaymentIntent has succeeded for its cash part.
+
+    The intent is created once (idempotency key ``purchase:<id>``) and its id
+    recorded before it is confirmed, so every later look (the customer's
+    return from 3-D Secure, a webhook, reconcile_credits) finds it. Raises
+    after failing the purchase (credits returned) when the card is declined
+    or the provider fails; PaymentActionRequired while the customer must
+    authenticate. ``confirm`` False (a repair, not the customer) cancels an
+    intent that was never confirmed instead of charging it.
+    """
+    try:
+        intent = intent or _intent_for(purchase, gateway=gateway)
+        if intent.status == "requires_confirmation":
+            intent = (
+                gateway.confirm_intent(intent.id) if confirm else gateway.cancel_intent(intent.id)
+            )
+    except CardDeclined as exc:
+        purchase_fail(purchase=purchase, reason=str(exc))
+        raise PaymentDeclined(str(exc), field="payment_method_id") from None
+    except PaymentError as exc:
+        if not confirm:
+            raise  # a repair: leave the purchase as it is and ask again next time
+        _give_up(purchase, gateway=gateway, reason="The payment service did not answer")
+        raise PaymentUnavailable(str(exc)) from None
+    if intent.awaiting_customer or intent.status == "processing":
+        raise PaymentActionRequired(purchase, client_secret=intent.client_secret)
+    if intent.succeeded and intent.matches(
+        purchase_id=purchase.pk, cash_amount=purchase.cash_amount
+    ):
+        return
+    if intent.succeeded:
+        # Never complete on a payment that is not exactly this purchase's.
+        logger.error("payment intent %s does not match purchase %s", intent.id, purchase.pk)
+    reason = intent.error or "The payment was not completed"
+    purchase_fail(purchase=purchase, reason=reason)
+    raise PaymentDeclined(reason, field="payment_method_id")
+
+
+def _intent_for(purchase: Purchase, *, gateway: StripeGateway) -> Intent:
+    if purchase.payment_intent_id:
+        return gateway.retrieve_intent(purchase.payment_intent_id)
+    intent = gateway.create_intent(
+        amount=purchase.cash_amount,
+        payment_method_id=purchase.payment_method_id,
+        purchase_id=purchase.pk,
+        idempotency_key=f"purchase:{purchase.pk}",
+    )
+    # Recorded before anything is charged: a crash from here on leaves an id to ask about.
+    Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(
+        payment_intent_id=intent.id, updated_at=timezone.now()
+    )
+    purchase.payment_intent_id = intent.id
+    return intent
+
+
+def _give_up(purchase: Purchase, *, gateway: StripeGateway, reason: str) -> None:
+    """Fail the purchase (its credits come back) after cancelling its intent if we can.
+
+    Should the payment still go through, its webhook finds the purchase failed
+    and refunds it (purchase_payment_succeeded).
+    """
+    if purchase.payment_intent_id:
+        _cancel_quietly(purchase.payment_intent_id, gateway=gateway)
+    purchase_fail(purchase=purchase, reason=reason)
 
 
 def _reserve_credits(purchase: Purchase) -> bool:
@@ -270,6 +389,8 @@ def _reserve_credits(purchase: Purchase) -> bool:
             to=PurchaseStatus.FAILED,
             failure_reason="Not enough credits",
         )
+        if purchase.payment_intent_id:
+            _cancel_quietly(purchase.payment_intent_id, gateway=get_gateway())
         raise
     return _move(purchase, leaving=[PurchaseStatus.PENDING], to=PurchaseStatus.CREDITS_RESERVED)
 
@@ -353,31 +474,27 @@ def purchase_return_spent_credits(purchase: Purchase) -> None:
         )
 
 
-def purchase_mark_paid(*, purchase: Purchase, payment_intent_id: str) -> bool:
-    """The gateway says the card was charged (webhook): record it once."""
-    return _move(
-        purchase,
-        leaving=[PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED],
-        to=PurchaseStatus.PAID,
-        payment_intent_id=payment_intent_id,
-    )
-
-
 def purchase_resume(
-    *, purchase: Purchase, gateway: PaymentGateway | None = None, buyer: User | None = None
+    *,
+    purchase: Purchase,
+    gateway: StripeGateway | None = None,
+    buyer: User | None = None,
+    confirm: bool = True,
+    intent: Intent | None = None,
 ) -> Purchase:
-    """Bring an interrupted purchase to an end: completed or failed.
+    """Bring an interrupted purchase to an end: completed or failed, where it can.
 
     * pending, credits to spend but no spend recorded: nothing was taken (or
       a decrement was cut off before its ledger entry, which reconcile gives
       back): failed;
     * pending with the spend recorded: on to credits_reserved;
-    * pending without credits, or credits_reserved: charge again with the same idempotency key (the
-      gateway returns the first attempt's result), then complete or fail;
+    * pending without credits, or credits_reserved: the PaymentIntent, as the
+      provider reports it (``intent`` when a webhook brought it), decides:
+      succeeded completes, declined or cancelled fails, waiting for the
+      customer stays as it is (``confirm`` False cancels one never confirmed);
     * paid: complete;
     * completed but first and not yet awarded: convert and award (idempotent).
     """
-    gateway = gateway or get_gateway()
     buyer = buyer or User.objects.get(pk=purchase.user_id)
     if purchase.status == PurchaseStatus.PENDING and purchase.credits_used:
         spent = purchase_spend_key(purchase.pk)
@@ -388,19 +505,116 @@ def purchase_resume(
             return purchase
     if purchase.status in IN_FLIGHT_STATUSES:
         try:
-            return _advance(purchase, buyer=buyer, gateway=gateway)
-        except PaymentDeclined:
+            return _advance(purchase, buyer=buyer, gateway=gateway, confirm=confirm, intent=intent)
+        except (PaymentDeclined, PaymentUnavailable, PaymentActionRequired):
             return purchase
     purchase_reward_referral(purchase=purchase, buyer_referred=buyer.referred_by_id is not None)
     return purchase
 
 
-def purchase_refund(*, purchase: Purchase, actor: User) -> bool:
-    """Staff refund: completed -> refunded, and the credits it spent come back.
+def purchase_check_payment(
+    *, purchase: Purchase, gateway: StripeGateway | None = None
+) -> Intent | None:
+    """Ask the provider about an in-flight purchase's payment and act on the answer.
 
-    Referral awards stay where they are; the card payment itself is refunded
-    in the payment provider's dashboard.
+    Succeeded: completed; declined, refused or cancelled: failed (credits
+    back). Returns the intent when the customer still has to authenticate.
+    Raises PaymentError when the provider cannot be asked.
     """
+    if purchase.status not in IN_FLIGHT_STATUSES or not purchase.payment_intent_id:
+        return None
+    gateway = gateway or get_gateway()
+    intent = gateway.retrieve_intent(purchase.payment_intent_id)
+    if intent.succeeded:
+        purchase_payment_succeeded(purchase=purchase, intent=intent, gateway=gateway)
+    elif intent.failed:
+        purchase_payment_failed(purchase=purchase, intent=intent)
+    elif intent.awaiting_customer:
+        return intent
+    return None
+
+
+def purchase_abandon(*, purchase: Purchase, gateway: StripeGateway | None = None) -> bool:
+    """A payment left waiting for the customer too long: cancel it, fail the purchase.
+
+    Raises PaymentError when the provider cannot be asked; a payment that
+    succeeded meanwhile completes the purchase instead. True when failed now.
+    """
+    gateway = gateway or get_gateway()
+    if purchase.status not in (PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED):
+        return False
+    if purchase.payment_intent_id:
+        intent = gateway.retrieve_intent(purchase.payment_intent_id)
+        if intent.succeeded:
+            purchase_resume(purchase=purchase, gateway=gateway, confirm=False, intent=intent)
+            return False
+        if not intent.failed:
+            gateway.cancel_intent(intent.id)
+    return purchase_fail(purchase=purchase, reason="The payment was not completed in time")
+
+
+def purchase_payment_succeeded(
+    *, purchase: Purchase, intent: Intent, gateway: StripeGateway | None = None
+) -> Purchase:
+    """The provider says this purchase's payment succeeded (webhook, or a look after 3-D Secure).
+
+    In flight: completed. Already failed (given up on, declined meanwhile):
+    the money goes back through the API at once and the case is logged, since
+    the customer was told the purchase did not go through.
+    """
+    if not intent.matches(purchase_id=purchase.pk, cash_amount=purchase.cash_amount):
+        logger.error("payment intent %s does not match purchase %s", intent.id, purchase.pk)
+        return purchase
+    if purchase.status in IN_FLIGHT_STATUSES:
+        Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(
+            payment_intent_id=intent.id
+        )
+        purchase.payment_intent_id = purchase.payment_intent_id or intent.id
+        return purchase_resume(purchase=purchase, gateway=gateway, intent=intent)
+    if purchase.status == PurchaseStatus.FAILED:
+        (gateway or get_gateway()).refund(
+            intent_id=intent.id,
+            amount=purchase.cash_amount,
+            idempotency_key=f"late-payment-refund:{intent.id}",
+        )
+        logger.error(
+            "payment %s succeeded after purchase %s had failed: refunded", intent.id, purchase.pk
+        )
+    return purchase
+
+
+def purchase_payment_failed(*, purchase: Purchase, intent: Intent) -> bool:
+    """The provider says this purchase's payment failed or was cancelled: fail it once."""
+    if purchase.payment_intent_id and purchase.payment_intent_id != intent.id:
+        return False  # an earlier, abandoned attempt's intent
+    return purchase_fail(purchase=purchase, reason=intent.error or "The payment did not go through")
+
+
+def purchase_refund(
+    *, purchase: Purchase, actor: User | None, gateway: StripeGateway | None = None
+) -> bool:
+    """Refund: the card part through the provider, then completed -> refunded and the credits back.
+
+    The provider's refund comes first, under an idempotency key, so a refund
+    that fails records nothing (PaymentUnavailable, shown to staff) and a
+    retry never refunds twice. Referral awards stay where they are.
+    """
+    if purchase.status != PurchaseStatus.COMPLETED:
+        return False
+    if purchase.cash_amount > 0 and purchase.payment_intent_id:
+        try:
+            (gateway or get_gateway()).refund(
+                intent_id=purchase.payment_intent_id,
+                amount=purchase.cash_amount,
+                idempotency_key=purchase_refund_key(purchase.pk),
+            )
+        except (PaymentError, CardDeclined) as exc:
+            raise PaymentUnavailable(str(exc)) from None
+    return purchase_mark_refunded(purchase=purchase, actor=actor)
+
+
+def purchase_mark_refunded(*, purchase: Purchase, actor: User | None = None) -> bool:
+    """completed -> refunded and the credits it used come back (the card is refunded already)."""
     moved = _move(
         purchase,
         leaving=[PurchaseStatus.COMPLETED],
@@ -408,8 +622,17 @@ def purchase_refund(*, purchase: Purchase, actor: User) -> bool:
         refunded_at=timezone.now(),
     )
     if moved:
-        purchase_refund_credits(purchase, actor_id=actor.pk)
+        purchase_refund_credits(purchase, actor_id=actor.pk if actor else None)
     return moved
+
+
+def purchase_flag_dispute(*, purchase: Purchase) -> bool:
+    """The customer disputed the card payment: flag the purchase for staff, once."""
+    return bool(
+        Purchase.objects.filter(pk=purchase.pk, disputed_at__isnull=True).update(
+            disputed_at=timezone.now(), updated_at=timezone.now()
+        )
+    )
 
 
 def purchase_refund_credits(purchase: Purchase, *, actor_id=None) -> None:

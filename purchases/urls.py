@@ -10,5 +10,10 @@ urlpatterns = [
     path("checkout/<str:product_id>/", views.checkout, name="checkout"),
     path("purchases/", views.purchase_list, name="list"),
     path("purchases/<str:purchase_id>/", views.purchase_detail, name="detail"),
+    path(
+        "purchases/<str:purchase_id>/payment/",
+        views.purchase_payment_check,
+        name="payment_check",
+    ),
     path("webhooks/stripe/", webhooks.stripe_webhook, name="stripe-webhook"),
 ]

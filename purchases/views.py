@@ -1,6 +1,7 @@
 """The product page (with what the visitor already owns), checkout, history, receipts."""
 
-from urllib.parse import urlencode
+from functools import wraps
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,13 +10,14 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.views.decorators.csp import csp_override
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Product
 from catalog.selectors import product_get
 from purchases.forms import CheckoutForm
-from purchases.gateways import get_gateway
+from purchases.gateways import PaymentError, ensure_payment_provider
 from purchases.models import Purchase, PurchaseStatus
 from purchases.selectors import (
     purchase_for_product,
@@ -23,10 +25,13 @@ from purchases.selectors import (
     purchase_list_for_user,
 )
 from purchases.services import (
+    PaymentActionRequired,
     PaymentDeclined,
+    PaymentUnavailable,
     PurchaseInProgress,
     Quote,
     checkout_preview,
+    purchase_check_payment,
     purchase_checkout,
 )
 from referral_site.exceptions import ApplicationError
@@ -90,46 +95,62 @@ def _forget_token(response, request) -> None:
     response.delete_cookie(TOKEN_COOKIE, path=request.path, samesite="Lax")
 
 
-def _checkout_form(request, quote: Quote, gateway, data=None, **kwargs) -> CheckoutForm:
-    return CheckoutForm(
-        data,
-        max_credits=quote.max_credits,
-        accepts_card_numbers=gateway.accepts_card_numbers,
-        **kwargs,
-    )
+def stripe_csp(view):
+    """The site's Content-Security-Policy plus exactly what Stripe.js needs, for this view only.
+
+    Its script and frames from STRIPE_JS_URL's origin (and STRIPE_FRAME_HOSTS),
+    its API calls to STRIPE_API_BASE's origin: the emulator's in development.
+    """
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        policy = {key: list(value) for key, value in settings.SECURE_CSP.items()}
+        js, api = _origin(settings.STRIPE_JS_URL), _origin(settings.STRIPE_API_BASE)
+        policy["script-src"].append(js)
+        policy["connect-src"].append(api)
+        policy["frame-src"] = ["'self'", js, *settings.STRIPE_FRAME_HOSTS]
+        return csp_override(policy)(view)(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _checkout_form(quote: Quote, data=None, **kwargs) -> CheckoutForm:
+    return CheckoutForm(data, credit_choices=quote.choices, **kwargs)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@stripe_csp
 def checkout(request, product_id):
     product = _product_or_404(product_id)
-    gateway = get_gateway()
+    if owned := purchase_for_product(user=request.user, product=product):
+        # Nobody pays twice: Buy after signing in, or Back after paying, lands here.
+        messages.info(request, f"You already own {product.title}: here is your receipt.")
+        return redirect("purchases:detail", purchase_id=owned["pk"])
     params = request.POST if request.method == "POST" else request.GET
     quote = checkout_preview(
         price=product.price, balance=request.user.credits, requested=params.get("credits")
     )
     if request.method == "GET":
         token, is_new = _checkout_token(request)
-        form = _checkout_form(
-            request, quote, gateway, initial={"token": token, "credits": quote.credits_used}
-        )
+        form = _checkout_form(quote, initial={"token": token, "credits": quote.credits_used})
         return _render_checkout(request, product, form, quote, new_token=is_new and token)
-    form = _checkout_form(request, quote, gateway, request.POST)
+    form = _checkout_form(quote, request.POST)
     if not form.is_valid() or request.POST.get("action") == "preview":
         return _render_checkout(request, product, form, quote)
     try:
         purchase = purchase_checkout(
-            user=request.user,
-            product=product,
-            gateway=gateway,
-            token=form.cleaned_data["token"],
-            **form.payment(),
+            user=request.user, product=product, token=form.cleaned_data["token"], **form.payment()
         )
-    except PurchaseInProgress as exc:
-        messages.info(request, "Your purchase is being processed.")
-        return redirect("purchases:detail", purchase_id=exc.purchase.pk)
+    except (PurchaseInProgress, PaymentActionRequired) as exc:
+        return _payment_pending(request, exc)
     except ApplicationError as exc:
-        return _checkout_refused(request, product, quote, gateway, exc)
+        return _checkout_refused(request, product, quote, exc)
     return _checkout_done(request, purchase)
 
 
@@ -140,23 +161,41 @@ def _product_or_404(product_id) -> Product:
     return product
 
 
-def _checkout_refused(request, product, quote, gateway, exc: ApplicationError):
+def _payment_pending(request, exc: PurchaseInProgress | PaymentActionRequired):
+    if isinstance(exc, PaymentActionRequired):
+        return _authenticate_page(request, exc.purchase, exc.client_secret)
+    messages.info(request, "Your purchase is being processed.")
+    return redirect("purchases:detail", purchase_id=exc.purchase.pk)
+
+
+def _authenticate_page(request, purchase: Purchase, client_secret: str):
+    """Stripe.js runs the bank's 3-D Secure challenge here, then reports back (POST)."""
+    ensure_payment_provider()
+    context = {
+        "purchase": purchase,
+        "client_secret": client_secret,
+        "stripe_js_url": settings.STRIPE_JS_URL,
+        "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+    }
+    response = render(request, "purchases/authenticate.html", context)
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def _checkout_refused(request, product, quote, exc: ApplicationError):
     """The form again, as a new checkout intent: the refused one may have been recorded.
 
-    A declined card (402) starts over with an empty card form, its credits
-    returned; any other refusal (say another tab spent the credits first)
-    keeps what was typed and shows the error on its field.
+    A declined card (402) or an unavailable provider keeps the credits
+    selection and shows the reason beside the card; any other refusal (say
+    another tab spent the credits first) shows the error on its field.
     """
     token = new_intent_token()
-    if isinstance(exc, PaymentDeclined):
-        form = _checkout_form(
-            request, quote, gateway, initial={"token": token, "credits": quote.credits_used}
-        )
+    form = _checkout_form(quote, {**request.POST.dict(), "token": token, "payment_method_id": ""})
+    form.is_valid()
+    if isinstance(exc, PaymentDeclined | PaymentUnavailable):
         return _render_checkout(
             request, product, form, quote, error=exc.message, status=402, new_token=token
         )
-    form = _checkout_form(request, quote, gateway, {**request.POST.dict(), "token": token})
-    form.is_valid()
     exc.add_to_form(form)
     return _render_checkout(request, product, form, quote, new_token=token)
 
@@ -181,6 +220,7 @@ def _render_checkout(
     status: int = 200,
     new_token: str | bool = False,
 ):
+    ensure_payment_provider()  # its Stripe.js is on the page
     context = {
         "product": product,
         "form": form,
@@ -188,15 +228,43 @@ def _render_checkout(
         "payment_error": error,
         "balance": request.user.credits,
         "credit_value": settings.CREDIT_VALUE,
+        "stripe_js_url": settings.STRIPE_JS_URL,
+        "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
     }
     template = "purchases/checkout.html"
     if request.htmx and request.htmx.target == "breakdown":
         template += "#breakdown"
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
+    # Back after paying must ask again (and land on the receipt), never show this copy.
+    patch_cache_control(response, private=True, no_store=True)
     if new_token:
         _remember_token(response, request, new_token)
     return response
+
+
+@login_required
+@require_POST
+@stripe_csp
+def purchase_payment_check(request, purchase_id):
+    """The browser is back from 3-D Secure: ask Stripe what happened (never the browser)."""
+    purchase = purchase_get_for_user(user=request.user, purchase_id=purchase_id)
+    try:
+        waiting = purchase_check_payment(purchase=purchase)
+    except PaymentError as exc:
+        messages.error(request, str(exc))
+        return redirect("purchases:detail", purchase_id=purchase.pk)
+    if waiting is not None:
+        return _authenticate_page(request, purchase, waiting.client_secret)
+    if purchase.status == PurchaseStatus.FAILED:
+        messages.error(
+            request,
+            f"Your payment was not confirmed: {purchase.failure_reason}. Nothing was charged "
+            f"and your credits are back; you can try again.",
+        )
+        checkout_url = reverse("purchases:checkout", args=[purchase.product_id])
+        return redirect(f"{checkout_url}?{urlencode({'credits': purchase.credits_used})}")
+    return _checkout_done(request, purchase)
 
 
 @login_required

@@ -1,4 +1,13 @@
-"""Stripe webhook: verified by signature, recorded once per event id."""
+"""Stripe webhooks: verified by signature, applied, then recorded once per event id.
+
+The events are the truth about payments (the customer may have closed the
+tab): a succeeded payment completes its purchase, a failed or cancelled one
+fails it (its credits come back once), a refund made in Stripe's dashboard
+marks the purchase refunded, a dispute flags it for staff. An event is
+recorded only after its effects are stored, so a crash in between means
+Stripe delivers it again and the (idempotent) effects run again. Anything
+unknown or oddly shaped is acknowledged with 200, so Stripe stops retrying.
+"""
 
 import logging
 
@@ -10,10 +19,24 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from purchases.gateways import CardDeclined, PaymentError, get_gateway, intent_from
 from purchases.models import PaymentEvent, Purchase
-from purchases.services import purchase_fail, purchase_mark_paid, purchase_resume
+from purchases.services import (
+    purchase_flag_dispute,
+    purchase_mark_refunded,
+    purchase_payment_failed,
+    purchase_payment_succeeded,
+)
 
 logger = logging.getLogger(__name__)
+
+HANDLED_EVENTS = (
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "charge.refunded",
+    "charge.dispute.created",
+)
 
 
 @csrf_exempt  # Stripe cannot send our CSRF token; the signature authenticates it.
@@ -31,27 +54,63 @@ def stripe_webhook(request):
     except stripe.SignatureVerificationError:
         logger.warning("stripe webhook rejected: bad signature")
         return HttpResponse("invalid signature", status=400)
-    return JsonResponse(handle_stripe_event(event.to_dict()))
-
-
-def handle_stripe_event(event) -> dict:
-    """Apply a verified event once; a repeat delivery changes nothing."""
-    intent = event["data"]["object"]
-    purchase = None
-    purchase_id = (intent.get("metadata") or {}).get("purchase_id")
-    if purchase_id and ObjectId.is_valid(purchase_id):
-        # Not ours (or malformed): recorded and acknowledged, so Stripe stops retrying.
-        purchase = Purchase.objects.filter(pk=ObjectId(purchase_id)).first()
     try:
-        PaymentEvent.objects.create(event_id=event["id"], type=event["type"], purchase=purchase)
+        return JsonResponse(handle_stripe_event(event.to_dict()))
+    except (PaymentError, CardDeclined):
+        # Stripe could not be asked about it just now: a 5xx makes it retry later.
+        return HttpResponse("payment provider unavailable; retry", status=503)
+
+
+def handle_stripe_event(event: dict) -> dict:
+    """Apply a verified event once; a repeat delivery changes nothing."""
+    event_id, kind = str(event.get("id", "")), str(event.get("type", ""))
+    if PaymentEvent.objects.filter(event_id=event_id).exists():
+        return {"received": True, "duplicate": True}
+    obj = (event.get("data") or {}).get("object")
+    purchase = None
+    if kind in HANDLED_EVENTS and isinstance(obj, dict):
+        purchase = _apply(kind, obj)
+    try:
+        PaymentEvent.objects.create(event_id=event_id, type=kind[:100], purchase=purchase)
     except IntegrityError:
         return {"received": True, "duplicate": True}
     if purchase is None:
         return {"received": True, "purchase": None}
-    if event["type"] == "payment_intent.succeeded":
-        if purchase_mark_paid(purchase=purchase, payment_intent_id=intent["id"]):
-            purchase_resume(purchase=purchase)
-    elif event["type"] == "payment_intent.payment_failed":
-        error = intent.get("last_payment_error") or {}
-        purchase_fail(purchase=purchase, reason=error.get("message") or "Payment failed")
     return {"received": True, "purchase": str(purchase.pk), "status": purchase.status}
+
+
+def _apply(kind: str, obj: dict) -> Purchase | None:
+    if kind.startswith("payment_intent."):
+        intent = intent_from(obj)
+        purchase = _purchase_of(intent.purchase_id)
+        if purchase is None:
+            return None
+        if kind == "payment_intent.succeeded":
+            purchase_payment_succeeded(purchase=purchase, intent=intent)
+        else:
+            purchase_payment_failed(purchase=purchase, intent=intent)
+        return purchase
+    # A charge or a dispute names its PaymentIntent; ask Stripe which purchase it is for.
+    intent_id = obj.get("payment_intent")
+    if not isinstance(intent_id, str) or not intent_id:
+        return None
+    intent = get_gateway().retrieve_intent(intent_id)
+    purchase = _purchase_of(intent.purchase_id)
+    if purchase is None or purchase.payment_intent_id != intent.id:
+        return None
+    if kind == "charge.refunded":
+        if int(obj.get("amount_refunded") or 0) >= int(obj.get("amount") or 0) > 0:
+            purchase_mark_refunded(purchase=purchase)
+        else:
+            logger.warning("partial refund in Stripe for purchase %s left as is", purchase.pk)
+    elif kind == "charge.dispute.created":
+        purchase_flag_dispute(purchase=purchase)
+        logger.warning("card payment disputed for purchase %s", purchase.pk)
+    purchase.refresh_from_db()
+    return purchase
+
+
+def _purchase_of(purchase_id: str) -> Purchase | None:
+    if not ObjectId.is_valid(purchase_id):
+        return None  # not ours (or malformed): acknowledged all the same
+    return Purchase.objects.filter(pk=ObjectId(purchase_id)).first()

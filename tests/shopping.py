@@ -6,8 +6,10 @@ import uuid
 from credits.models import Kind
 from credits.services import credits_grant
 
-VISA = {"card_number": "4242 4242 4242 4242", "card_expiry": "12/34", "card_cvc": "123"}
-DECLINED = {"card_number": "4000 0000 0000 0002", "card_expiry": "12/34", "card_cvc": "123"}
+# What the checkout's Stripe.js posts for a card: a payment method, never the number.
+# The emulator's test methods: a Visa that is charged, and one its bank declines.
+VISA = {"payment_method_id": "pm_card_visa"}
+DECLINED = {"payment_method_id": "pm_card_chargeCustomerFail"}
 
 
 def give_credits(user, n):

@@ -178,10 +178,40 @@ CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
 CLERK_LEEWAY_SECONDS = env.int("CLERK_LEEWAY_SECONDS", default=5)
 
 # --- Checkout and payments -----------------------------------------------
-# Stripe: set the secret key to charge through Stripe; unset, the built-in
-# test gateway accepts Stripe's test cards and moves no money.
+# Stripe. With STRIPE_SECRET_KEY set, the site talks to STRIPE_API_BASE
+# (Stripe itself by default). Unset (development, tests), it talks to the
+# embedded emulator (referral_site/stripe_emulator.py), started on first use;
+# production refuses to start without the keys.
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+# Frames Stripe.js opens besides its own origin (3-D Secure), for the checkout's CSP.
+STRIPE_FRAME_HOSTS = env.list("STRIPE_FRAME_HOSTS", default=["https://hooks.stripe.com"])
+EMBEDDED_STRIPE = None
+if not STRIPE_SECRET_KEY:
+    _emulator_port = env.int("EMBEDDED_STRIPE_PORT", default=8421)
+    STRIPE_SECRET_KEY = "sk_test_embedded"  # noqa: S105 - the emulator's, not a secret
+    STRIPE_PUBLISHABLE_KEY = "pk_test_embedded"
+    STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET or "whsec_embedded"  # noqa: S105
+    STRIPE_API_BASE = f"http://127.0.0.1:{_emulator_port}"
+    STRIPE_JS_URL = f"{STRIPE_API_BASE}/js.stripe.com/v3/"
+    STRIPE_FRAME_HOSTS = []  # the emulator's 3-D Secure is a plain element, no frame
+    EMBEDDED_STRIPE = {
+        "PORT": _emulator_port,
+        "DIR": str(VAR_DIR / "stripe"),
+        # Where the emulator delivers its webhooks: the development server.
+        "WEBHOOK_URL": env(
+            "EMBEDDED_STRIPE_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/stripe/"
+        ),
+    }
+# The smallest card payment the provider takes (Stripe: USD 0.50): the cash
+# part of a purchase is zero or at least this.
+MINIMUM_CHARGE = Decimal("0.50")
+# A card payment still waiting for the customer (3-D Secure) after this long
+# is cancelled by reconcile_credits and its purchase failed.
+STRIPE_PAYMENT_TIMEOUT_SECONDS = env.int("STRIPE_PAYMENT_TIMEOUT_SECONDS", default=3600)
 # A purchase still in progress after this many seconds counts as interrupted:
 # resubmitting it, or reconcile_credits, resumes it.
 CHECKOUT_LEASE_SECONDS = env.int("CHECKOUT_LEASE_SECONDS", default=120)

@@ -1,6 +1,8 @@
 """Production: everything that matters comes from the environment, nothing defaults.
 
-Required: SECRET_KEY, ALLOWED_HOSTS, MONGODB_URI. `manage.py check --deploy`
+Required: SECRET_KEY, ALLOWED_HOSTS, MONGODB_URI, STRIPE_SECRET_KEY,
+STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET (live keys unless
+STRIPE_ALLOW_TEST_KEYS is set, for a staging site). `manage.py check --deploy`
 reports nothing with them set (tests/ops/test_production_settings.py).
 """
 
@@ -23,6 +25,20 @@ ALLOWED_HOSTS = [host.strip() for host in _required("ALLOWED_HOSTS").split(",") 
 if not MONGODB_URI:
     raise ImproperlyConfigured("MONGODB_URI must be set in production (see README, Deploying)")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Real payments only: without the keys the site would fall back to the
+# development emulator; test-mode keys take no real money.
+STRIPE_SECRET_KEY = _required("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = _required("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = _required("STRIPE_WEBHOOK_SECRET")
+EMBEDDED_STRIPE = None
+if not env.bool("STRIPE_ALLOW_TEST_KEYS", default=False) and (
+    STRIPE_SECRET_KEY.startswith("sk_test_") or STRIPE_PUBLISHABLE_KEY.startswith("pk_test_")
+):
+    raise ImproperlyConfigured(
+        "Stripe test-mode keys in production; use live keys, or set STRIPE_ALLOW_TEST_KEYS=true "
+        "for a staging site"
+    )
 
 # HTTPS only, behind a proxy that terminates TLS and sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -23,10 +23,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 
 from catalog.models import Category, Product
+from referral_site import stripe_emulator
 from referral_site.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +144,12 @@ def live_site(django_db_setup):
             log.close()
             pytest.fail(f"gunicorn did not answer within {START_TIMEOUT_S} s")
         time.sleep(0.2)
+    # The payment emulator delivers its webhooks to this site.
+    stripe_emulator.register_webhook(
+        settings.STRIPE_API_BASE,
+        url=f"{base}/webhooks/stripe/",
+        secret=settings.STRIPE_WEBHOOK_SECRET,
+    )
     try:
         yield base
     finally:

@@ -4,8 +4,11 @@ import re
 
 from playwright.sync_api import Page, expect
 
-VISA = "4242 4242 4242 4242"
-DECLINED = "4000 0000 0000 0002"
+# The emulator's test cards: charged; declined by the bank when charged; asks for
+# 3-D Secure then charged.
+VISA = "4242424242424242"
+DECLINED = "4000000000000341"
+THREE_D_SECURE = "4000002500003155"
 
 
 def watch_for_page_errors(page: Page) -> list[str]:
@@ -42,7 +45,10 @@ def sign_up(page: Page, *, name: str, email: str) -> None:
 
 
 def pay_by_card(page: Page, card_number: str) -> None:
-    page.get_by_label("Card number").fill(card_number)
-    page.get_by_label("Expiry (MM/YY)").fill("12/34")
-    page.get_by_label("CVC").fill("123")
-    page.get_by_role("button", name="Pay now").click()
+    """Type the card into the (emulator's) Stripe.js card element and press Pay."""
+    element = page.locator("#card-element")
+    element.locator('input[placeholder="number"]').fill(card_number)
+    element.locator('input[placeholder="exp_month"]').fill("12")
+    element.locator('input[placeholder="exp_year"]').fill("34")  # two digits: it adds "20"
+    element.locator('input[placeholder="cvc"]').fill("123")
+    page.get_by_role("button", name=re.compile(r"^Pay \$")).click()

@@ -82,13 +82,17 @@ def test_friend_invited_by_link_buys_and_both_earn_credits_then_referrer_spends_
     expect(ada.locator("#referrals tbody tr")).to_contain_text("Converted")
     expect(ada.locator(".credits-badge")).to_have_text("2 credits")
 
-    # When: Ada buys Clean Code too, choosing her 2 credits at checkout.
+    # When: Ada buys Clean Code too, with her 2 credits at checkout.
     ada.goto(f"/products/{catalog['Clean Code'].pk}/")
     ada.get_by_role("link", name="Buy").click()
     expect(ada.locator("#balance")).to_have_text("2 credits")
-    expect(ada.locator("#credits-used")).to_have_text("0")
-    expect(ada.locator("#cash-amount")).to_have_text("$32.99")
+    # The most credits she can use are already chosen.
+    expect(ada.locator("#credits-used")).to_have_text("2")
+    expect(ada.get_by_role("button", name="Pay $12.99")).to_be_visible()
     mark_document(ada)
+    ada.get_by_label("Credits to use").select_option("0")
+    expect(ada.locator("#cash-amount")).to_have_text("$32.99")
+    expect(ada.get_by_role("button", name="Pay $32.99")).to_be_visible()
     ada.get_by_label("Credits to use").select_option("2")
     # The breakdown is recomputed by the server and swapped in before paying.
     expect(ada.locator("#credits-used")).to_have_text("2")

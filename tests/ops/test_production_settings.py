@@ -17,6 +17,9 @@ DOCUMENTED_ENV = {
     "ALLOWED_HOSTS": "shop.example.com",
     "MONGODB_URI": "mongodb://db.example.com:27017/referral_store?replicaSet=rs0",
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "STRIPE_SECRET_KEY": "sk_live_documented",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_documented",
+    "STRIPE_WEBHOOK_SECRET": "whsec_documented",
 }
 
 
@@ -39,7 +42,17 @@ def test_check_deploy_reports_nothing_with_the_documented_environment():
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "MONGODB_URI"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "MONGODB_URI",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_PUBLISHABLE_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+    ],
+)
 def test_a_missing_required_variable_is_a_one_line_error(missing):
     env = {k: v for k, v in DOCUMENTED_ENV.items() if k != missing}
 
@@ -49,6 +62,24 @@ def test_a_missing_required_variable_is_a_one_line_error(missing):
     assert result.stderr.strip() == (
         f"error: {missing} must be set in production (see README, Deploying)"
     )
+
+
+def test_test_mode_stripe_keys_are_refused_unless_allowed():
+    env = {
+        **DOCUMENTED_ENV,
+        "STRIPE_SECRET_KEY": "sk_test_x",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_x",
+    }
+
+    refused = _manage("check", env=env)
+    allowed = _manage("check", env={**env, "STRIPE_ALLOW_TEST_KEYS": "true"})
+
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "error: Stripe test-mode keys in production; use live keys, or set "
+        "STRIPE_ALLOW_TEST_KEYS=true for a staging site"
+    )
+    assert allowed.returncode == 0, allowed.stderr
 
 
 def test_pages_carry_a_content_security_policy_of_our_own_files_only(client, db):

@@ -76,6 +76,28 @@ def test_admin_refund_returns_the_credits_spent_and_keeps_awards(
     assert (refund.amount, refund.actor_id, refund.purchase_id) == (2, staff_user.pk, purchase.pk)
 
 
+def test_only_staff_who_may_change_purchases_can_refund(client, user, product_factory):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    purchase = _purchase(user, product_factory())
+    viewer = UserFactory(name="Viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_purchase"))
+    client.force_login(viewer)
+
+    listing = client.get("/admin/purchases/purchase/").content.decode()
+    refused = client.post(
+        "/admin/purchases/purchase/",
+        {"action": "refund_selected", "_selected_action": [str(purchase.pk)]},
+    )
+
+    assert "refund_selected" not in listing
+    assert refused.status_code in (200, 302)
+    purchase.refresh_from_db()
+    assert purchase.status == "completed"
+
+
 def test_admin_purchases_are_read_only_and_filterable(client, staff_user, user, product_factory):
     _purchase(user, product_factory(title="Listed"))
     client.force_login(staff_user)

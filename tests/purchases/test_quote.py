@@ -37,7 +37,8 @@ def test_the_quote_refuses_more_than_the_limit(db):
         ("99", 3),
         ("-4", 0),
         ("two", 0),
-        (None, 0),
+        (None, 3),  # nothing picked yet: the most credits usable
+        ("", 3),
     ],
 )
 def test_the_preview_shows_a_price_for_whatever_was_requested(requested, used):

@@ -65,6 +65,7 @@ class Command(BaseCommand):
             self.stdout.write(f"repaired {run.problems - run.unfixed} item(s)")
         if run.unfixed:
             raise CommandError(
-                f"{run.unfixed} balance(s) changed while reconciling or have a "
-                f"negative ledger sum; run reconcile_credits again"
+                f"{run.unfixed} item(s) could not be repaired now (a balance changed while "
+                f"reconciling, a negative ledger sum, or the payment provider did not answer); "
+                f"run reconcile_credits again"
             )
