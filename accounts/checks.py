@@ -1,4 +1,4 @@
-"""Start-up checks for the optional Clerk sign-in settings."""
+"""Start-up checks: the optional Clerk sign-in settings, the rate limits behind a proxy."""
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
@@ -30,3 +30,20 @@ def clerk_settings_check(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register(deploy=True)
+def trusted_proxy_check(app_configs, **kwargs):
+    """Behind a proxy with TRUSTED_PROXY_COUNT 0, every visitor has the proxy's address:
+    the whole site would share one visitor's sign-in attempts."""
+    if settings.TRUSTED_PROXY_COUNT or not getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        return []
+    return [
+        Warning(
+            "TRUSTED_PROXY_COUNT is 0 behind a reverse proxy: rate limits would count every "
+            "visitor as the proxy.",
+            hint="Set TRUSTED_PROXY_COUNT to the number of proxies that append to "
+            "X-Forwarded-For (usually 1).",
+            id="accounts.W002",
+        )
+    ]

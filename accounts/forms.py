@@ -7,12 +7,14 @@ from django.contrib.auth.forms import SetPasswordMixin
 
 from accounts.models import User
 from accounts.services import user_password_set
+from referral_site.validators import no_control_characters
 
 
 class SignupForm(forms.Form):
     name = forms.CharField(
         label="Name",
         max_length=User._meta.get_field("name").max_length,
+        validators=[no_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(

@@ -10,7 +10,7 @@ from django.db import IntegrityError, models
 
 from referral_site.db.errors import duplicate_key_field
 from referral_site.exceptions import ApplicationError
-from referral_site.validators import non_negative, strip_fields
+from referral_site.validators import no_control_characters, non_negative, strip_fields
 
 REFERRAL_CODE_LENGTH = 8
 # Upper case letters and digits without the look-alikes 0/O and 1/I (ARCHITECTURE.md 5).
@@ -114,7 +114,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         validators=[referral_code_validator],
         db_column="referralCode",
     )
-    name = models.CharField(max_length=150, db_column="name")
+    name = models.CharField(max_length=150, validators=[no_control_characters], db_column="name")
     # Stored lower-cased by the services, so the unique index makes e-mail
     # addresses unique regardless of case. Null for a Clerk user without one.
     email = models.EmailField(unique=True, null=True, blank=True, db_column="email")

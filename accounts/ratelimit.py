@@ -22,6 +22,10 @@ from accounts.models import RateLimitBucket
 # password signs in (double submit), so both are ways to guess a password.
 SCOPE_AUTH = "auth"
 SCOPE_PASSWORD_RESET = "reset"  # noqa: S105 (a counter name, not a secret)
+# Password checks of a signed-in user (password change, account deletion).
+SCOPE_PASSWORD_CHECK = "password-check"  # noqa: S105 (a counter name, not a secret)
+# Unknown codes tried at /r/<code>/, per IP address (guessing codes).
+SCOPE_REFERRAL_CODE = "referral-code"
 _HMAC_SALT = "accounts.ratelimit"
 _ATTEMPTS = 5
 
@@ -71,6 +75,11 @@ def _digest(value: str) -> str:
     return salted_hmac(_HMAC_SALT, value, algorithm="sha256").hexdigest()
 
 
+def account_digest(email: str) -> str:
+    """An account's e-mail address as stored in counters and the device cookie: never in clear."""
+    return _digest(email)
+
+
 def attempt_register(
     *, scope: str, ip: str | None, email: str | None, now: datetime | None = None
 ) -> RateLimitExceeded | None:
@@ -99,6 +108,62 @@ def attempt_register(
     return RateLimitExceeded(
         retry_after_seconds=max(1, math.ceil((exceeded_until - now).total_seconds()))
     )
+
+
+def _window(window_seconds: int, now: datetime) -> tuple[int, datetime]:
+    window = int(now.timestamp()) // window_seconds
+    return window, datetime.fromtimestamp((window + 1) * window_seconds, tz=UTC)
+
+
+def _keys(scope: str, ip: str | None, email: str | None, *, account: bool = True):
+    address = (email or "").strip().lower()
+    if ip:
+        yield f"{scope}:ip:{_digest(ip)}"
+    if address and account:
+        yield f"{scope}:account:{_digest(address)}"
+
+
+def failures_over_limit(
+    *,
+    scope: str,
+    ip: str | None,
+    email: str | None,
+    trusted_device: bool = False,
+    now: datetime | None = None,
+) -> RateLimitExceeded | None:
+    """Whether earlier failures put this IP address or account at the limit; counts nothing.
+
+    Only failures count (``failure_register``), so the owner's successful
+    sign-ins never lock anyone out, and a browser the account signed in from
+    before (``trusted_device``) is not held back by failures on the account
+    made elsewhere, only by its own address's.
+    """
+    limit = settings.AUTH_RATE_LIMIT
+    if limit <= 0:
+        return None
+    now = now or timezone.now()
+    window_seconds = settings.AUTH_RATE_WINDOW_SECONDS
+    window, window_end = _window(window_seconds, now)
+    keys = [
+        f"{key}:{window_seconds}:{window}"
+        for key in _keys(scope, ip, email, account=not trusted_device)
+    ]
+    counts = RateLimitBucket.objects.filter(key__in=keys).values_list("count", flat=True)
+    if not any(count >= limit for count in counts):
+        return None
+    return RateLimitExceeded(
+        retry_after_seconds=max(1, math.ceil((window_end - now).total_seconds()))
+    )
+
+
+def failure_register(
+    *, scope: str, ip: str | None, email: str | None, now: datetime | None = None
+) -> None:
+    """Count one failure (a wrong password, an unknown code) per IP address and account."""
+    if settings.AUTH_RATE_LIMIT <= 0:
+        return
+    for key in _keys(scope, ip, email):
+        rate_limit_hit(key=key, window_seconds=settings.AUTH_RATE_WINDOW_SECONDS, now=now)
 
 
 def client_ip(request) -> str | None:

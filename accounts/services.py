@@ -4,6 +4,8 @@ Sign-up from the site (with or without a referral code) is the referrals
 app's: it creates the user through ``user_create`` and records the referral.
 """
 
+import unicodedata
+
 from django.db import IntegrityError
 
 from accounts.models import ClerkUserTaken, EmailTaken, User
@@ -62,8 +64,9 @@ def clerk_name_from_claims(claims: dict) -> str:
         f"{text('given_name')} {text('family_name')}",
     ]
     for candidate in candidates:
-        if candidate.strip():
-            return " ".join(candidate.split())[:NAME_MAX_LENGTH]
+        printable = "".join(ch for ch in candidate if unicodedata.category(ch) != "Cc")
+        if printable.strip():
+            return " ".join(printable.split())[:NAME_MAX_LENGTH]
     return CLERK_DEFAULT_NAME
 
 

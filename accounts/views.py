@@ -1,11 +1,14 @@
 """Sign-in, sign-out and password pages (sign-up is in referrals.views).
 
-Sign-in, sign-up and password reset count every POST against a per-IP and a
-per-account limit (accounts.ratelimit) before doing any work.
+Sign-in (the site's and the admin's) and password changes count failed
+password checks per IP address and per account; sign-up and password reset
+count every POST (accounts.ratelimit). At the limit the answer is a 429.
 """
 
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 
 from accounts import ratelimit
 from accounts.forms import (
@@ -14,32 +17,93 @@ from accounts.forms import (
     PasswordResetForm,
     SetPasswordForm,
 )
-from accounts.web import rate_limited, too_many_attempts
+from accounts.web import (
+    device_remember,
+    failure_register,
+    failures_over_limit,
+    rate_limited,
+    too_many_attempts,
+)
 
 
-class LoginView(auth_views.LoginView):
-    template_name = "accounts/login.html"
-    authentication_form = EmailAuthenticationForm
-    redirect_authenticated_user = True
+class RateLimitedLoginMixin:
+    """Failed sign-ins count per IP address and per account; at the limit, 429.
+
+    Only failures count, and a browser that signed in to the account before
+    is not held back by failures on the account from elsewhere: ten wrong
+    passwords from ten addresses cannot lock the owner out.
+    """
 
     def post(self, request, *args, **kwargs):
-        exceeded = rate_limited(
-            request, scope=ratelimit.SCOPE_AUTH, email=request.POST.get("username")
-        )
+        email = request.POST.get("username")
+        exceeded = failures_over_limit(request, scope=ratelimit.SCOPE_AUTH, email=email)
         if exceeded:
-            form = self.get_form_class()(
-                request, initial={"username": request.POST.get("username", "")}
-            )
+            form = self.get_form_class()(request, initial={"username": email or ""})
             return too_many_attempts(
                 request, self.template_name, self.get_context_data(form=form), exceeded
             )
         return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        failure_register(
+            self.request, scope=ratelimit.SCOPE_AUTH, email=self.request.POST.get("username")
+        )
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        device_remember(self.request, response, form.get_user().email or "")
+        return response
+
+
+class LoginView(RateLimitedLoginMixin, auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+class AdminLoginView(RateLimitedLoginMixin, auth_views.LoginView):
+    """The admin's sign-in page with the site's limits (routed before admin.site's own)."""
+
+    template_name = "admin/login.html"
+    authentication_form = AdminAuthenticationForm
+
+    def get_context_data(self, **kwargs):
+        return {
+            **admin.site.each_context(self.request),
+            **super().get_context_data(**kwargs),
+            "title": "Log in",
+            "site_header": admin.site.site_header,
+            "app_path": self.request.get_full_path(),
+            "username": self.request.user.get_username(),
+        }
+
+    def get_default_redirect_url(self):
+        return reverse("admin:index")
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change_form.html"
     form_class = PasswordChangeForm
     success_url = reverse_lazy("accounts:password_change_done")
+
+    def post(self, request, *args, **kwargs):
+        # A signed-in session must not become a way to guess the password.
+        exceeded = failures_over_limit(
+            request, scope=ratelimit.SCOPE_PASSWORD_CHECK, email=request.user.email
+        )
+        if exceeded:
+            return too_many_attempts(
+                request, self.template_name, self.get_context_data(form=self.get_form()), exceeded
+            )
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if form.has_error("old_password"):
+            failure_register(
+                self.request, scope=ratelimit.SCOPE_PASSWORD_CHECK, email=self.request.user.email
+            )
+        return super().form_invalid(form)
 
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):

@@ -9,8 +9,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import clerk
+from accounts import clerk, ratelimit
 from accounts.forms import AccountDeleteForm
+from accounts.web import failure_register, failures_over_limit, too_many_attempts
 from backoffice.gdpr import export_to_json, user_data_export, user_erase
 from referral_site.exceptions import ApplicationError
 
@@ -42,25 +43,36 @@ def account_export(request):
 @never_cache
 @require_POST
 def account_delete(request):
+    email = request.user.email
+    exceeded = failures_over_limit(request, scope=ratelimit.SCOPE_PASSWORD_CHECK, email=email)
+    if exceeded:
+        context = {"delete_form": AccountDeleteForm(request.user)}
+        return too_many_attempts(request, "accounts/settings.html", context, exceeded)
     form = AccountDeleteForm(request.user, request.POST)
-    if form.is_valid():
-        try:
-            user_erase(user=request.user, actor=request.user)
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
-            # Ends this session now; any other session of the account stops
-            # working because the account is inactive (see user_erase).
-            logout(request)
-            messages.success(
-                request,
-                "Your account has been deleted and your personal data "
-                "erased. Thank you for having been with us.",
-            )
-            response = redirect("home")
-            if clerk.SESSION_COOKIE in request.COOKIES:
-                # The erased account no longer carries its Clerk id, so a Clerk
-                # token left in the browser would sign a brand-new account in.
-                response.delete_cookie(clerk.SESSION_COOKIE)
-            return response
-    return _settings_page(request, form)
+    if not form.is_valid():
+        if form.has_error("password"):
+            failure_register(request, scope=ratelimit.SCOPE_PASSWORD_CHECK, email=email)
+        return _settings_page(request, form)
+    try:
+        user_erase(user=request.user, actor=request.user)
+    except ApplicationError as exc:
+        form.add_error(None, exc.message)
+        return _settings_page(request, form)
+    return _deleted(request)
+
+
+def _deleted(request):
+    # Ends this session now; any other session of the account stops working
+    # because the account is inactive (see user_erase).
+    logout(request)
+    messages.success(
+        request,
+        "Your account has been deleted and your personal data erased. Thank you for having "
+        "been with us.",
+    )
+    response = redirect("home")
+    if clerk.SESSION_COOKIE in request.COOKIES:
+        # The erased account no longer carries its Clerk id, so a Clerk token
+        # left in the browser would sign a brand-new account in.
+        response.delete_cookie(clerk.SESSION_COOKIE)
+    return response

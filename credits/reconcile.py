@@ -76,7 +76,7 @@ def _ledger_sums(match: dict | None = None) -> dict:
 
 def balances_reconcile(run: RepairRun) -> None:
     """Users whose cached credits differ from the ledger; with ``run.fix``, repaired."""
-    found = run.finding("users whose cached credits differ from the ledger")
+    found = run.finding("users whose cached credits differ from the ledger or are negative")
     sums = _ledger_sums()
     moving = set(
         CreditTransaction.objects.filter(created_at__gt=run.cutoff).values_list(
@@ -86,7 +86,9 @@ def balances_reconcile(run: RepairRun) -> None:
     users = User.objects.values_list("pk", "credits", "total_credits_earned", "updated_at")
     for user_id, credits, earned, updated_at in users.iterator():
         ledger_credits, ledger_earned = sums.get(user_id, (0, 0))
-        if (credits, earned) == (ledger_credits, ledger_earned):
+        # A balance below zero is drift even when the ledger agrees: no
+        # sequence of the services' steps can make one.
+        if (credits, earned) == (ledger_credits, ledger_earned) and credits >= 0:
             continue
         if user_id in run.busy_users or user_id in moving or updated_at > run.cutoff:
             continue

@@ -33,6 +33,8 @@ from referral_site.exceptions import ApplicationError
 from referral_site.transactions import run_atomically
 
 DUPLICATE_KEY = 11000
+# The largest staff adjustment either way, in credits (and far inside 64 bits).
+ADJUSTMENT_LIMIT = 100_000
 
 
 class InsufficientCredits(ApplicationError):
@@ -274,6 +276,10 @@ def credits_adjust(
         raise ApplicationError("A reason is required for a credit adjustment.", field="reason")
     if amount == 0:
         raise ApplicationError("The adjustment cannot be zero.", field="amount")
+    if abs(amount) > ADJUSTMENT_LIMIT:
+        raise ApplicationError(
+            f"An adjustment is at most {ADJUSTMENT_LIMIT:,} credits either way.", field="amount"
+        )
     if amount > 0:
         applied = credits_grant(
             user_id=user.pk,

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csp import csp_override
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Product
@@ -124,6 +125,7 @@ def _checkout_form(quote: Quote, data=None, **kwargs) -> CheckoutForm:
 
 
 @login_required
+@sensitive_post_parameters("payment_method_id")
 @require_http_methods(["GET", "POST"])
 @stripe_csp
 def checkout(request, product_id):
@@ -273,11 +275,15 @@ def purchase_list(request):
     page = Paginator(purchase_list_for_user(user=request.user), PURCHASES_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    return render(request, "purchases/purchase_list.html", {"page": page})
+    response = render(request, "purchases/purchase_list.html", {"page": page})
+    patch_cache_control(response, private=True, no_store=True)  # what someone bought
+    return response
 
 
 @login_required
 @require_GET
 def purchase_detail(request, purchase_id):
     purchase = purchase_get_for_user(user=request.user, purchase_id=purchase_id)
-    return render(request, "purchases/purchase_detail.html", {"purchase": purchase})
+    response = render(request, "purchases/purchase_detail.html", {"purchase": purchase})
+    patch_cache_control(response, private=True, no_store=True)
+    return response

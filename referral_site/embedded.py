@@ -326,7 +326,7 @@ def _mongo_truthy(value, missing) -> bool:
 
 
 def install_accommodations() -> None:
-    """Teach the stand-in what real MongoDB does and it does not (gaps 2 and 3)."""
+    """Teach the stand-in what real MongoDB does and it does not (gaps 2, 3, 9...)."""
     from mongoeco.core.aggregation.extensions import register_aggregation_expression_operator
 
     # Gap 2: the `$not` aggregation expression is missing; joins, isnull and
@@ -339,9 +339,37 @@ def install_accommodations() -> None:
         return not _mongo_truthy(value, context.missing_sentinel)
 
     register_aggregation_expression_operator("$not", _not)
+    _install_integer_width_fix()
     _install_nested_projection_fix()
     _install_sqlite_text_count_fix()
     _install_redundant_unique_check_skip()
+
+
+def _install_integer_width_fix() -> None:
+    """Gap 9: every integer arrives as a plain integer, whatever its BSON width.
+
+    Real MongoDB compares numbers by value. The stand-in's SQLite engine
+    compares a 64-bit integer (what django-mongodb-backend stores for an
+    IntegerField) with a 32-bit one (what pymongo sends for a small Python
+    int, and what the stand-in's own ``$inc`` leaves behind) by type: the
+    guard ``credits >= 3`` matched a balance of 0, and an equality on two
+    such fields matched nothing. Dropping the width on the way in makes every
+    stored value and every filter the same kind of integer.
+    """
+    from bson.int64 import Int64
+    from mongoeco.wire import bson_bridge, protocol
+
+    decode = bson_bridge.decode_wire_value
+
+    def decode_plain_integers(value):
+        if isinstance(value, Int64):
+            return int(value)
+        return decode(value)
+
+    # The bridge calls itself through its module global for nested values,
+    # and the protocol module imported it by name: replace both.
+    bson_bridge.decode_wire_value = decode_plain_integers
+    protocol.decode_wire_value = decode_plain_integers
 
 
 def _index_get(index, key):

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.views import AdminLoginView
 from catalog.views import home
 from referral_site import views
 
@@ -8,6 +9,8 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),
+    # Before admin.site's own login: the same limits as the site's sign-in.
+    path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("referrals.urls")),

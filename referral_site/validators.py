@@ -1,5 +1,8 @@
 """Validation shared by the models of schema.md."""
 
+import unicodedata
+
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 
 
@@ -17,3 +20,17 @@ def strip_fields(instance, *field_names: str) -> None:
         value = getattr(instance, name)
         if isinstance(value, str):
             setattr(instance, name, value.strip())
+
+
+def no_control_characters(value: str) -> None:
+    """Refuse line breaks, tabs, NUL and other control characters (Unicode category Cc).
+
+    A name goes into e-mail headers and CSV files: a CR/LF in it made the
+    referral-reward e-mail fail silently.
+    """
+    if any(unicodedata.category(ch) == "Cc" for ch in value or ""):
+        raise ValidationError(
+            "Use letters, digits, spaces and punctuation only (no line breaks or control "
+            "characters).",
+            code="control_characters",
+        )

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -12,7 +13,13 @@ from accounts import ratelimit
 from accounts.backends import SESSION_BACKEND
 from accounts.forms import SignupForm
 from accounts.selectors import referral_code_normalize, user_get_by_referral_code
-from accounts.web import rate_limited, safe_next, too_many_attempts
+from accounts.web import (
+    failure_register,
+    failures_over_limit,
+    rate_limited,
+    safe_next,
+    too_many_attempts,
+)
 from referral_site.exceptions import ApplicationError
 from referrals.capture import (
     referral_code_forget,
@@ -33,8 +40,13 @@ def referral_link(request, code: str):
             request, "You already have an account, so this invitation link does not apply to you."
         )
         return redirect("home")
+    # Guessing codes costs a visitor their address's share of unknown codes.
+    exceeded = failures_over_limit(request, scope=ratelimit.SCOPE_REFERRAL_CODE, email=None)
+    if exceeded:
+        return too_many_attempts(request, "referrals/too_many_codes.html", {}, exceeded)
     referrer = user_get_by_referral_code(code=code)
     if referrer is None:
+        failure_register(request, scope=ratelimit.SCOPE_REFERRAL_CODE, email=None)
         messages.warning(
             request,
             "This invitation link is not valid (the referral code was "
@@ -52,7 +64,7 @@ def referral_link(request, code: str):
 def signup(request):
     target = safe_next(request) or resolve_url(settings.SIGNUP_REDIRECT_URL)
     if request.user.is_authenticated:
-        return redirect(target)
+        return HttpResponseRedirect(target)
     if request.method == "GET":
         inviter = user_get_by_referral_code(code=referral_code_remembered(request))
         form = SignupForm(initial={"referral_code": inviter.referral_code if inviter else ""})
@@ -91,6 +103,6 @@ def _signup_page(request, form, *, inviter):
 def _signed_up(request, user, target: str):
     login(request, user, backend=SESSION_BACKEND)
     messages.success(request, "Welcome! Your account is ready.")
-    response = redirect(target)
+    response = HttpResponseRedirect(target)  # a URL, never a view name to resolve
     referral_code_forget(request, response)
     return response

@@ -29,15 +29,18 @@ def atomic_text_file(path: Path) -> Iterator[IO[str]]:
     if path.is_dir():
         raise OperationError(f"{path} is a directory")
     parent = _existing_parent(path)
-    handle = tempfile.NamedTemporaryFile(
-        "w",
-        encoding="utf-8",
-        newline="",
-        dir=parent,
-        prefix=f".{path.name}.",
-        suffix=".partial",
-        delete=False,
-    )
+    try:
+        handle = tempfile.NamedTemporaryFile(
+            "w",
+            encoding="utf-8",
+            newline="",
+            dir=parent,
+            prefix=f".{path.name}.",
+            suffix=".partial",
+            delete=False,
+        )
+    except OSError as exc:
+        raise OperationError(f"cannot write in {parent}: {exc.strerror or exc}") from None
     try:
         with handle:
             yield handle
@@ -68,9 +71,11 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     empty directory atomically).
     """
     check_empty_destination(path)
-    temporary = Path(
-        tempfile.mkdtemp(dir=_existing_parent(path), prefix=f".{path.name}.", suffix=".partial")
-    )
+    parent = _existing_parent(path)
+    try:
+        temporary = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".partial"))
+    except OSError as exc:
+        raise OperationError(f"cannot write in {parent}: {exc.strerror or exc}") from None
     try:
         yield temporary
         _fsync_directory(temporary)

@@ -197,6 +197,9 @@ def restore_database(
     manifest, collections = read_manifest(directory)
     verify_files(collections)
     metadata = {entry.name: _metadata(entry) for entry in collections}
+    # Every line of every file must parse before anything is dropped or written.
+    for entry in collections:
+        _check_documents(entry)
 
     occupied = collections_with_documents(db)
     if occupied and not force:
@@ -270,6 +273,30 @@ def _metadata(entry: CollectionBackup) -> dict:
     if not isinstance(metadata, dict):
         raise OperationError(f"{entry.metadata_file.name} is not a metadata document")
     return metadata
+
+
+def _check_documents(entry: CollectionBackup) -> None:
+    """Read every line of the collection's file as a document (streaming), count them."""
+    count = 0
+    with entry.file.open("rb") as source:
+        for number, line in enumerate(source, start=1):
+            try:
+                document = loads(line)
+            except (ValueError, TypeError) as exc:
+                raise OperationError(
+                    f"{entry.file.name} line {number} is not a document ({one_line(exc)}); "
+                    f"nothing was restored"
+                ) from None
+            if not isinstance(document, dict):
+                raise OperationError(
+                    f"{entry.file.name} line {number} is not a document; nothing was restored"
+                )
+            count += 1
+    if count != entry.documents:
+        raise OperationError(
+            f"{entry.file.name} holds {count} documents, the manifest {entry.documents}; "
+            f"nothing was restored"
+        )
 
 
 def _load(db: Database, entry: CollectionBackup, advance) -> None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import Sum
 from django.utils import timezone
 from pymongo.collection import Collection
@@ -23,6 +24,7 @@ from credits.models import EARNING_KINDS, CreditTransaction
 from purchases.models import Purchase
 from purchases.services import purchase_checkout
 from referrals.models import Referral
+from tests.factories import CreditTransactionFactory
 from tests.shopping import give_credits
 
 WRITE_METHODS = (
@@ -232,3 +234,24 @@ def test_reconcile_does_not_race_a_grant_that_is_still_being_applied(user):
 def test_reconcile_rejects_a_negative_quiet_period(db):
     with pytest.raises(Exception, match="--quiet-seconds cannot be negative"):
         call_command("reconcile_credits", "--quiet-seconds", "-1", verbosity=0)
+
+
+def test_a_negative_balance_is_drift_even_when_the_ledger_agrees(user):
+    CreditTransactionFactory(user=user, amount=-3, kind="spend")
+    User.objects.filter(pk=user.pk).update(credits=-3)
+    time_passes()
+
+    with pytest.raises(CommandError, match="drift found: 1 item"):
+        call_command("reconcile_credits", "--check", verbosity=0)
+    with pytest.raises(CommandError, match="could not be repaired now"):
+        call_command("reconcile_credits", verbosity=0)
+
+
+def test_a_drifted_balance_is_repaired_to_the_ledger(user):
+    give_credits(user, 2)
+    User.objects.filter(pk=user.pk).update(credits=7, total_credits_earned=7)
+
+    call_command("reconcile_credits", "--quiet-seconds", "0", verbosity=0)
+
+    user.refresh_from_db()
+    assert (user.credits, user.total_credits_earned) == (2, 2)

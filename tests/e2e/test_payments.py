@@ -7,26 +7,18 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from credits.services import credits_grant
 from purchases.models import Purchase, PurchaseStatus
 from tests.e2e.helpers import THREE_D_SECURE, pay_by_card, watch_for_page_errors
 from tests.factories import UserFactory
+from tests.shopping import give_credits
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def linus(transactional_db):
-    linus = UserFactory(name="Linus Pauling", email="linus@example.com")
-    credits_grant(
-        user_id=linus.pk,
-        amount=1,
-        kind="adjustment",
-        idempotency_key=f"e2e-grant:{linus.pk}",
-        reason="e2e test credit",
-    )
-    linus.refresh_from_db()
-    return linus
+    """A customer with 1 credit."""
+    return give_credits(UserFactory(name="Linus Pauling", email="linus@example.com"), 1)
 
 
 def _to_the_bank(page, catalog):

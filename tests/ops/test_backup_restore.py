@@ -260,7 +260,7 @@ def test_restore_warns_when_the_backup_was_taken_at_another_schema_version(
 
     assert warnings.getvalue().startswith(
         "restore: the backup's migrations differ from this code's (accounts: backup "
-        "0001_initial, code 0002_"
+        "0001_initial, code 0003_"
     )
     assert warnings.getvalue().count("\n") == 1
 
@@ -282,6 +282,45 @@ def test_a_tampered_file_fails_its_checksum_and_nothing_is_written(shop, mongo, 
         "or was edited; nothing was restored"
     )
     assert documents(mongo) == before
+
+
+def test_an_unreadable_line_with_a_valid_checksum_is_named_and_nothing_is_written(
+    shop, mongo, tmp_path
+):
+    backup(tmp_path / "backup")
+    products = tmp_path / "backup" / "products.jsonl"
+    lines = products.read_bytes().splitlines(keepends=True)
+    products.write_bytes(b"".join([b"{not json\n", *lines[1:]]))  # same count, bad line
+    manifest_path = tmp_path / "backup" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for entry in manifest["collections"]:
+        if entry["name"] == "products":
+            entry["sha256"] = hashlib.sha256(products.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    before, indexes_before = documents(mongo), indexes(mongo)
+
+    with pytest.raises(CommandError) as raised:
+        restore(tmp_path / "backup", "--force")
+
+    assert str(raised.value).startswith("products.jsonl line 1 is not a document")
+    assert str(raised.value).endswith("nothing was restored")
+    assert documents(mongo) == before and indexes(mongo) == indexes_before
+
+
+@pytest.mark.parametrize("command", ["backup", "export_csv"])
+def test_a_folder_that_cannot_be_written_is_a_one_line_error(shop, command):
+    # /sys is read-only here even for root.
+    args = (
+        ["--output", "/sys/referral-backup"]
+        if command == "backup"
+        else ["--collection", "users", "--output", "/sys/users.csv"]
+    )
+
+    with pytest.raises(CommandError) as raised:
+        call_command(command, *args, verbosity=0)
+
+    assert str(raised.value).startswith("cannot write in /sys")
+    assert "\n" not in str(raised.value)
 
 
 def test_a_missing_file_is_named_and_nothing_is_written(shop, mongo, tmp_path):

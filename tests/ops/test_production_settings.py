@@ -20,6 +20,7 @@ DOCUMENTED_ENV = {
     "STRIPE_SECRET_KEY": "sk_live_documented",
     "STRIPE_PUBLISHABLE_KEY": "pk_live_documented",
     "STRIPE_WEBHOOK_SECRET": "whsec_documented",
+    "TRUSTED_PROXY_COUNT": "1",
 }
 
 
@@ -62,6 +63,15 @@ def test_a_missing_required_variable_is_a_one_line_error(missing):
     assert result.stderr.strip() == (
         f"error: {missing} must be set in production (see README, Deploying)"
     )
+
+
+def test_check_deploy_warns_when_the_proxy_count_is_left_at_zero():
+    env = {**DOCUMENTED_ENV, "TRUSTED_PROXY_COUNT": "0"}
+
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode == 1
+    assert "accounts.W002" in result.stderr + result.stdout
 
 
 def test_test_mode_stripe_keys_are_refused_unless_allowed():

@@ -30,6 +30,8 @@ class Command(BaseCommand):
             )
         except OperationError as exc:
             raise CommandError(str(exc)) from exc
+        except OSError as exc:  # a full disk, a folder that cannot be written
+            raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from None
         except PyMongoError as exc:
             raise CommandError(f"database error: {one_line(exc)}; nothing was written") from exc
         for name in result.skipped:
