@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from accounts.models import User
 from accounts.selectors import user_names_by_id
 from credits.models import CreditTransaction
-from purchases.models import Purchase
+from purchases.models import Download, Purchase
 from referrals.models import Referral
 
 # Rows per section of a user's activity page; the total is shown when there are more.
@@ -44,6 +44,7 @@ def user_activity(*, user: User) -> dict:
     """
     ledger = _latest(CreditTransaction.objects.filter(user_id=user.pk), order="-created_at")
     purchases = _latest(Purchase.objects.filter(user_id=user.pk), order="-created_at")
+    downloads = _latest(Download.objects.filter(user_id=user.pk), order="-created_at")
     referrals_made = _latest(Referral.objects.filter(referrer_id=user.pk), order="-created_at")
     referrals_received = list(Referral.objects.filter(referred_user_id=user.pk))  # unique: <= 1
     content_types = ContentType.objects.get_for_models(User, Purchase, CreditTransaction)
@@ -89,6 +90,7 @@ def user_activity(*, user: User) -> dict:
         "referrer_name": names.get(user.referred_by_id),
         "ledger": ledger,
         "purchases": purchases,
+        "downloads": downloads,
         "referrals_made": referrals_made,
         "referrals_received": referrals_received,
         "admin_log": admin_log,

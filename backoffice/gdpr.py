@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import user_get_by_email
 from credits.models import CreditTransaction
-from purchases.models import Purchase
+from purchases.models import Download, Purchase
 from referral_site.db.collections import collection
 from referral_site.exceptions import ApplicationError
 from referral_site.formats import iso_utc
@@ -102,6 +102,7 @@ def user_data_export(*, user_id: ObjectId) -> dict:
         "creditTransactions": list(
             collection(CreditTransaction).find({"userId": user_id}, sort=oldest_first)
         ),
+        "downloads": list(collection(Download).find({"userId": user_id}, sort=oldest_first)),
         "adminLog": _admin_log_about(user_id),
     }
 

@@ -1,10 +1,17 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
-from catalog.forms import ChangeCategoryForm
+from catalog.forms import ChangeCategoryForm, ProductAdminForm
 from catalog.models import Category, Product
-from catalog.services import product_bulk_set_category
+from catalog.services import (
+    product_bulk_set_category,
+    product_cover_attach,
+    product_file_attach,
+)
 
 # Products on the change-category page; the rest are counted, not listed.
 CHANGE_CATEGORY_LISTED = 20
@@ -16,18 +23,53 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ("category",)
     search_fields = ("title", "author")
     ordering = ("-created_at",)
+    form = ProductAdminForm
     fields = (
         "title",
         "author",
         "description",
         "price",
         "category",
+        "upload_cover",
         "image_url",
+        "cover_preview",
+        "upload_file",
+        "file_info",
         "created_at",
         "updated_at",
     )
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("cover_preview", "file_info", "created_at", "updated_at")
     actions = ("change_category",)
+
+    @admin.display(description="Shown as")
+    def cover_preview(self, product):
+        """What the shop displays: the stored cover, else the image URL, else the placeholder."""
+        if product is None or not product.pk:
+            return "Saved products show their cover here."
+        return render_to_string(
+            "catalog/_cover.html",
+            {"product": product, "css_class": "admin-cover-preview", "loading": "eager"},
+        )
+
+    @admin.display(description="Current file")
+    def file_info(self, product):
+        if product is None or not product.file:
+            return "No file yet: buyers will have nothing to download."
+        return format_html(
+            "{} · {} · {}<br><code>sha256 {}</code>",
+            product.file_name,
+            filesizeformat(product.file_size or 0),
+            product.file_content_type,
+            product.file_sha256,
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # After the product exists: the services store each upload and record it.
+        if upload := form.cleaned_data.get("upload_file"):
+            product_file_attach(product=obj, upload=upload)
+        if upload := form.cleaned_data.get("upload_cover"):
+            product_cover_attach(product=obj, upload=upload)
 
     # ---- bulk action ---------------------------------------------------
 

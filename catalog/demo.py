@@ -1,6 +1,11 @@
 """The demo catalog loaded by ``manage.py seed_demo``."""
 
+import io
+import textwrap
 from decimal import Decimal
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, ImageDraw, ImageFont
 
 DEMO_PRODUCTS = [
     # The schema's sample document (schema.md, products).
@@ -131,3 +136,49 @@ def demo_products() -> list[dict]:
         }
         for title, author, description, price, category, image_url in DEMO_PRODUCTS
     ]
+
+
+# --- Demo covers and files, made locally ---------------------------------------------
+
+CATEGORY_COLOURS = {
+    "ebook": ((32, 74, 135), (235, 242, 255)),
+    "course": ((22, 110, 84), (232, 250, 243)),
+    "template": ((140, 62, 26), (255, 241, 230)),
+    "software": ((70, 48, 140), (240, 235, 255)),
+    "other": ((60, 66, 76), (242, 244, 247)),
+}
+COVER_SIZE = (640, 400)
+
+
+def demo_cover(product) -> SimpleUploadedFile:
+    """A PNG cover: the title and author on the category's colour."""
+    background, ink = CATEGORY_COLOURS.get(product.category, CATEGORY_COLOURS["other"])
+    image = Image.new("RGB", COVER_SIZE, background)
+    draw = ImageDraw.Draw(image)
+    title_font = ImageFont.load_default(size=44)
+    small_font = ImageFont.load_default(size=24)
+    lines = textwrap.wrap(product.title, width=22)[:4]
+    y = 60
+    for line in lines:
+        draw.text((40, y), line, fill=ink, font=title_font)
+        y += 56
+    draw.text((40, COVER_SIZE[1] - 90), product.author, fill=ink, font=small_font)
+    draw.text(
+        (40, COVER_SIZE[1] - 52), product.get_category_display().upper(), fill=ink, font=small_font
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return SimpleUploadedFile(f"{_slug(product.title)}.png", buffer.getvalue(), "image/png")
+
+
+def demo_file(product) -> SimpleUploadedFile:
+    """A small text file standing in for the product itself."""
+    text = (
+        f"{product.title}\nby {product.author}\n\n{product.description}\n\n"
+        "This is the demo shop's stand-in for the real product: thank you for buying it.\n"
+    )
+    return SimpleUploadedFile(f"{_slug(product.title)}.txt", text.encode(), "text/plain")
+
+
+def _slug(title: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())[:60]

@@ -1,11 +1,13 @@
-"""Forms of the catalog: the browse filters, and the admin's change-category step."""
+"""Forms of the catalog: the browse filters, the admin's product form and change-category step."""
 
 from decimal import Decimal
 
 from django import forms
 
-from catalog.models import Category
+from catalog.models import Category, Product
 from catalog.selectors import SORT_CHOICES, SORT_NEWEST
+from catalog.services import product_cover_check, product_file_check
+from referral_site.exceptions import ApplicationError
 
 SEARCH_MAX_LENGTH = 100
 PRICE_MAX = Decimal("99999999.99")  # the largest price the model's field holds
@@ -101,3 +103,47 @@ class ProductFilterForm(forms.Form):
 
 class ChangeCategoryForm(forms.Form):
     category = forms.ChoiceField(label="New category", choices=Category.choices)
+
+
+class ProductAdminForm(forms.ModelForm):
+    """The admin's product form, with the file and the cover uploaded alongside.
+
+    The uploads are checked here by the services' own rules (so a bad one is a
+    field error) and stored by the services after the product is saved.
+    """
+
+    upload_file = forms.FileField(
+        label="Downloadable file",
+        required=False,
+        help_text="What buyers download. Replaces the current file.",
+    )
+    # A FileField, not an ImageField: product_cover_check is the one judge of images.
+    upload_cover = forms.FileField(
+        label="Cover image",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        help_text="JPEG, PNG or WebP. Replaces the current cover; without one, the image URL "
+        "below is shown.",
+    )
+
+    class Meta:
+        model = Product
+        fields = ["title", "author", "description", "price", "category", "image_url"]
+
+    def clean_upload_file(self):
+        upload = self.cleaned_data.get("upload_file")
+        if upload:
+            try:
+                product_file_check(upload)
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return upload
+
+    def clean_upload_cover(self):
+        upload = self.cleaned_data.get("upload_cover")
+        if upload:
+            try:
+                product_cover_check(upload)
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return upload

@@ -6,6 +6,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from catalog.indexes import TextIndex
+from referral_site.storage import GridFSStorage
 from referral_site.validators import strip_fields
 
 
@@ -29,6 +30,18 @@ class Product(models.Model):
     )
     category = models.CharField(max_length=20, choices=Category.choices, db_column="category")
     image_url = models.URLField(max_length=500, blank=True, db_column="imageUrl")
+    # The stored cover (GridFS); when empty, imageUrl (an external image) is shown.
+    cover = models.FileField(
+        storage=GridFSStorage(), max_length=300, blank=True, db_column="coverImage"
+    )
+    cover_width = models.PositiveIntegerField(null=True, blank=True, db_column="coverWidth")
+    cover_height = models.PositiveIntegerField(null=True, blank=True, db_column="coverHeight")
+    # What the buyer downloads (GridFS), with what staff uploaded.
+    file = models.FileField(storage=GridFSStorage(), max_length=300, blank=True, db_column="file")
+    file_name = models.CharField(max_length=255, blank=True, db_column="fileName")
+    file_size = models.BigIntegerField(null=True, blank=True, db_column="fileSize")
+    file_content_type = models.CharField(max_length=100, blank=True, db_column="fileContentType")
+    file_sha256 = models.CharField(max_length=64, blank=True, db_column="fileSha256")
     created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
     updated_at = models.DateTimeField(auto_now=True, db_column="updatedAt")
 
@@ -44,6 +57,10 @@ class Product(models.Model):
 
     def __str__(self):
         return self.title
+
+    @property
+    def has_cover(self) -> bool:
+        return bool(self.cover or self.image_url)
 
     def clean_fields(self, exclude=None):
         # Trim first, so "   " fails as a required title (schema.md: trimmed).

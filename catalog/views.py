@@ -2,15 +2,17 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.http import FileResponse, Http404, HttpResponseNotModified
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
 from catalog.forms import ProductFilterForm
 from catalog.selectors import (
     PAGE_SIZE,
+    product_get,
     product_list_featured,
     product_search,
 )
@@ -19,6 +21,25 @@ from catalog.selectors import (
 @require_GET
 def home(request):
     return render(request, "home.html", {"products": product_list_featured()})
+
+
+@require_GET
+def product_cover(request, product_id):
+    """A product's stored cover image, from GridFS; cached by browsers for a day."""
+    product = product_get(product_id=product_id)
+    if product is None or not product.cover:
+        raise Http404("No cover")
+    try:
+        cover = product.cover.storage.open(product.cover.name)
+    except FileNotFoundError:
+        raise Http404("No cover") from None
+    etag = f'"{product.cover.name.split("/")[0]}"'
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponseNotModified(headers={"ETag": etag})
+    response = FileResponse(cover, content_type=cover.content_type or "image/png")
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
 
 
 @require_GET

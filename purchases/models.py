@@ -118,3 +118,33 @@ class PaymentEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.event_id}"
+
+
+class Download(models.Model):
+    """One download of a product's file by its buyer (staff see them on the activity page)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="downloads",
+        db_column="userId",
+    )
+    purchase = models.ForeignKey(
+        Purchase,
+        on_delete=models.PROTECT,
+        related_name="downloads",
+        db_column="purchaseId",
+        db_index=False,
+    )
+    product_name = models.CharField(max_length=200, db_column="productName")
+    # The bytes asked for: "" for the whole file, else the Range header's "start-end".
+    byte_range = models.CharField(max_length=100, blank=True, db_column="range")
+    created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
+
+    class Meta:
+        db_table = "downloads"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="downloads_user_created")]
+
+    def __str__(self):
+        return f"{self.product_name} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -10,6 +10,7 @@ from django.http import Http404
 
 from catalog.models import Product
 from purchases.models import Purchase, PurchaseStatus
+from referral_site.batching import filter_in
 from referral_site.money import money
 
 
@@ -161,3 +162,29 @@ def product_sales_report(*, order_by: str = ANALYTICS_DEFAULT_ORDER) -> ProductS
         credit_amount=sum((row.credit_amount for row in rows), Decimal("0.00")),
     )
     return ProductSalesReport(rows=rows, totals=totals, order_by=order_by)
+
+
+@dataclass(frozen=True)
+class LibraryItem:
+    purchase: Purchase
+    product: Product | None
+
+    @property
+    def downloadable(self) -> bool:
+        return self.product is not None and bool(self.product.file)
+
+
+def purchase_library_for_user(*, user) -> list[LibraryItem]:
+    """Every product the user owns (a completed purchase), newest purchase first, once each.
+
+    Two single-collection queries: the user's completed purchases (userId
+    index), then their products by _id (batched, gap 6).
+    """
+    owned: dict = {}
+    purchases = Purchase.objects.filter(user=user, status=PurchaseStatus.COMPLETED).order_by(
+        "-created_at"
+    )
+    for purchase in purchases:
+        owned.setdefault(purchase.product_id, purchase)
+    products = {p.pk: p for p in filter_in(Product.objects.all(), "pk", list(owned))}
+    return [LibraryItem(purchase=p, product=products.get(pid)) for pid, p in owned.items()]

@@ -38,6 +38,7 @@ from catalog.models import Product
 from credits.models import CreditTransaction, Kind
 from credits.rules import credits_value
 from credits.services import InsufficientCredits, credits_grant, credits_spend
+from purchases.emails import send_receipt
 from purchases.gateways import CardDeclined, Intent, PaymentError, StripeGateway, get_gateway
 from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
 from referral_site.exceptions import ApplicationError
@@ -300,7 +301,7 @@ def _advance(
     if purchase.status in chargeable and purchase.cash_amount > 0:
         _charge(purchase, gateway=gateway or get_gateway(), confirm=confirm, intent=intent)
     if purchase.status in (*chargeable, PurchaseStatus.PAID):
-        _complete(purchase, buyer_referred=buyer.referred_by_id is not None)
+        _complete(purchase, buyer=buyer)
     return purchase
 
 
@@ -395,21 +396,24 @@ def _reserve_credits(purchase: Purchase) -> bool:
     return _move(purchase, leaving=[PurchaseStatus.PENDING], to=PurchaseStatus.CREDITS_RESERVED)
 
 
-def _complete(purchase: Purchase, *, buyer_referred: bool) -> None:
+def _complete(purchase: Purchase, *, buyer: User) -> None:
     # PENDING only when no credits were used (nothing was reserved).
     leaving = [PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED, PurchaseStatus.PAID]
     fields = {"payment_intent_id": purchase.payment_intent_id}
     try:
         # The partial unique index (one isFirstPurchase per user) decides
         # which of the user's purchases is the first to complete.
-        first = _move(
+        first = completed = _move(
             purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, is_first_purchase=True, **fields
         )
     except IntegrityError:
         first = False
-        _move(purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, **fields)
+        completed = _move(purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, **fields)
     if first:
-        purchase_reward_referral(purchase=purchase, buyer_referred=buyer_referred)
+        purchase_reward_referral(purchase=purchase, buyer_referred=buyer.referred_by_id is not None)
+    if completed:
+        # Only the caller that completed it, and only now that it is stored.
+        send_receipt(purchase=purchase, buyer=buyer)
 
 
 def purchase_reward_referral(*, purchase: Purchase, buyer_referred: bool) -> bool:

@@ -10,6 +10,8 @@ urlpatterns = [
     path("checkout/<str:product_id>/", views.checkout, name="checkout"),
     path("purchases/", views.purchase_list, name="list"),
     path("purchases/<str:purchase_id>/", views.purchase_detail, name="detail"),
+    path("purchases/<str:purchase_id>/download/", views.purchase_download, name="download"),
+    path("library/", views.library, name="library"),
     path(
         "purchases/<str:purchase_id>/payment/",
         views.purchase_payment_check,

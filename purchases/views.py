@@ -7,22 +7,30 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.http import content_disposition_header
 from django.views.decorators.csp import csp_override
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Product
 from catalog.selectors import product_get
+from purchases.delivery import (
+    DownloadsLimited,
+    DownloadUnavailable,
+    RangeNotSatisfiable,
+    download_open,
+)
 from purchases.forms import CheckoutForm
 from purchases.gateways import PaymentError, ensure_payment_provider
 from purchases.models import Purchase, PurchaseStatus
 from purchases.selectors import (
     purchase_for_product,
     purchase_get_for_user,
+    purchase_library_for_user,
     purchase_list_for_user,
 )
 from purchases.services import (
@@ -284,6 +292,55 @@ def purchase_list(request):
 @require_GET
 def purchase_detail(request, purchase_id):
     purchase = purchase_get_for_user(user=request.user, purchase_id=purchase_id)
-    response = render(request, "purchases/purchase_detail.html", {"purchase": purchase})
+    product = product_get(product_id=str(purchase.product_id))
+    response = render(
+        request, "purchases/purchase_detail.html", {"purchase": purchase, "product": product}
+    )
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@login_required
+@require_GET
+def library(request):
+    response = render(
+        request, "purchases/library.html", {"items": purchase_library_for_user(user=request.user)}
+    )
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@require_GET
+def purchase_download(request, purchase_id):
+    """The purchased file, streamed; resumable with a Range header.
+
+    Someone else's purchase, an unknown one, or a visitor who is not signed
+    in: 404, saying nothing about whether it exists.
+    """
+    if not request.user.is_authenticated:
+        raise Http404("No such purchase")
+    purchase = purchase_get_for_user(user=request.user, purchase_id=purchase_id)
+    try:
+        delivery = download_open(
+            user=request.user, purchase=purchase, range_header=request.headers.get("Range")
+        )
+    except RangeNotSatisfiable as exc:
+        return HttpResponse(status=416, headers={"Content-Range": f"bytes */{exc.size}"})
+    except DownloadsLimited as exc:
+        return HttpResponse(
+            exc.message, status=429, headers={"Retry-After": str(exc.exceeded.retry_after_seconds)}
+        )
+    except DownloadUnavailable as exc:
+        return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(
+        delivery.chunks(),
+        status=206 if delivery.partial else 200,
+        content_type=delivery.content_type,
+    )
+    response["Content-Length"] = str(delivery.length)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = content_disposition_header(True, delivery.name)
+    if delivery.partial:
+        response["Content-Range"] = f"bytes {delivery.start}-{delivery.end}/{delivery.size}"
     patch_cache_control(response, private=True, no_store=True)
     return response

@@ -143,3 +143,14 @@ def make_purchase(db):
         )
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_stored_files_left(request, django_db_blocker):
+    """GridFS's collections are not models, so the test database's flush misses them."""
+    yield
+    if {"db", "transactional_db"} & set(request.fixturenames):
+        with django_db_blocker.unblock():
+            connection.ensure_connection()
+            for name in ("fs.files", "fs.chunks"):
+                connection.database[name].delete_many({})

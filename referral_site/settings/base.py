@@ -220,6 +220,31 @@ STRIPE_PAYMENT_TIMEOUT_SECONDS = env.int("STRIPE_PAYMENT_TIMEOUT_SECONDS", defau
 # resubmitting it, or reconcile_credits, resumes it.
 CHECKOUT_LEASE_SECONDS = env.int("CHECKOUT_LEASE_SECONDS", default=120)
 
+# The site's address, for links in e-mails (receipts).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Product files and covers (GridFS, referral_site/storage.py) -------------
+PRODUCT_FILE_MAX_BYTES = env.int("PRODUCT_FILE_MAX_BYTES", default=200 * 1024 * 1024)
+PRODUCT_FILE_TYPES = frozenset(
+    env.list(
+        "PRODUCT_FILE_TYPES",
+        default=[
+            "application/pdf",
+            "application/epub+zip",
+            "application/zip",
+            "text/plain",
+            "video/mp4",
+            "audio/mpeg",
+        ],
+    )
+)
+PRODUCT_COVER_MAX_BYTES = env.int("PRODUCT_COVER_MAX_BYTES", default=5 * 1024 * 1024)
+# Downloads per customer per hour (each Range request counts).
+DOWNLOAD_RATE_LIMIT = env.int("DOWNLOAD_RATE_LIMIT", default=60)
+# Larger uploads go to a temporary file, not memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
 # --- Operations -----------------------------------------------------------
 # Database commands slower than this are logged (collection, command, duration).
 SLOW_QUERY_MS = env.float("SLOW_QUERY_MS", default=100)

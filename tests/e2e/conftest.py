@@ -24,13 +24,16 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 
 from catalog.models import Category, Product
+from catalog.services import product_file_attach
 from referral_site import stripe_emulator
 from referral_site.embedded import free_port
 
+CLEAN_CODE_FILE = b"%PDF-1.4 Clean Code, the e2e edition\n" * 2000
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
 CHROMIUM = "/usr/bin/chromium"
@@ -208,7 +211,7 @@ def new_page(request, browser, live_site):
         options = {"base_url": live_site}
         if viewport is not None:
             options["viewport"] = viewport
-        context = browser.new_context(**options)
+        context = browser.new_context(accept_downloads=True, **options)
         contexts.append(context)
         context.set_default_timeout(TIMEOUT_MS)
         # 127.0.0.1 is a secure context, so the copy button can use the clipboard.
@@ -264,6 +267,12 @@ def catalog(transactional_db):
         ),
     ]
     Product.objects.bulk_create(fillers + named)
+    # What Clean Code's buyers download.
+    clean_code = Product.objects.get(title="Clean Code")
+    product_file_attach(
+        product=clean_code,
+        upload=SimpleUploadedFile("clean-code.pdf", CLEAN_CODE_FILE, "application/pdf"),
+    )
     return {
         product.title: product
         for product in Product.objects.filter(title__in=["Clean Code", "Refactoring"])

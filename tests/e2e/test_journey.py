@@ -1,10 +1,12 @@
 """The referral programme end to end, in Chromium, as two people use it."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import CLEAN_CODE_FILE
 from tests.e2e.helpers import (
     VISA,
     mark_document,
@@ -67,6 +69,11 @@ def test_friend_invited_by_link_buys_and_both_earn_credits_then_referrer_spends_
         "you and the friend who invited you both earned credits"
     )
     expect(bob.locator(".credits-badge")).to_have_text("2 credits")
+    # ... and downloads the book he bought, from the receipt.
+    with bob.expect_download() as download:
+        bob.get_by_role("link", name="Download clean-code.pdf").click()
+    assert download.value.suggested_filename == "clean-code.pdf"
+    assert Path(download.value.path()).read_bytes() == CLEAN_CODE_FILE
     bob.get_by_role("link", name="Dashboard").click()
     expect(bob.locator("#stat-credits")).to_have_text("2")
 

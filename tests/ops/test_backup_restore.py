@@ -108,6 +108,32 @@ def test_backup_then_wipe_then_restore_gives_back_every_document_and_index(
     )
 
 
+def test_product_files_come_back_byte_for_byte_after_backup_and_restore(
+    shop, mongo, tmp_path, schema_put_back
+):
+    import os
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.services import product_file_attach
+
+    data = os.urandom(600_000)  # several GridFS chunks
+    product_file_attach(
+        product=shop.product, upload=SimpleUploadedFile("book.pdf", data, "application/pdf")
+    )
+    backup(tmp_path / "backup")
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert {"fs.files", "fs.chunks"} <= {entry["name"] for entry in manifest["collections"]}
+
+    wipe(mongo)
+    restore(tmp_path / "backup")
+
+    product = Product.objects.get(pk=shop.product.pk)
+    assert (
+        hashlib.sha256(product.file.open().read()).hexdigest() == hashlib.sha256(data).hexdigest()
+    )
+
+
 def test_restored_unique_indexes_still_reject_duplicates(shop, mongo, tmp_path, schema_put_back):
     from pymongo.errors import DuplicateKeyError
 

@@ -160,6 +160,11 @@ def test_fully_credit_paid_purchase_needs_no_card(buy, user, product_factory):
     assert user.credits == 0
 
 
+def award_mails():
+    """The referral-award e-mails sent (each purchase also sends its buyer a receipt)."""
+    return [m for m in mail.outbox if "made a first purchase" in m.subject]
+
+
 def test_first_purchase_of_a_referred_user_converts_and_awards_both_once(
     buy, referrer, referred, clean_code, product_factory
 ):
@@ -174,9 +179,9 @@ def test_first_purchase_of_a_referred_user_converts_and_awards_both_once(
     assert referral.converted_at is not None
     assert (referrer.credits, referrer.total_credits_earned) == (2, 2)
     assert (referred.credits, referred.total_credits_earned) == (2, 2)
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == ["alice@example.com"]
-    assert mail.outbox[0].subject == "Bob Buyer made a first purchase: you earned 2 credits"
+    assert len(award_mails()) == 1
+    assert award_mails()[0].to == ["alice@example.com"]
+    assert award_mails()[0].subject == "Bob Buyer made a first purchase: you earned 2 credits"
 
     buy(referred, product_factory(title="Second"))
 
@@ -186,7 +191,7 @@ def test_first_purchase_of_a_referred_user_converts_and_awards_both_once(
     assert not second.is_first_purchase and not second.referral_credit_awarded
     assert (referrer.credits, referred.credits) == (2, 2)
     assert CreditTransaction.objects.filter(kind__startswith="referral_reward").count() == 2
-    assert len(mail.outbox) == 1
+    assert len(award_mails()) == 1
 
 
 def test_first_purchase_without_a_referral_awards_nothing(buy, user, clean_code):
@@ -197,7 +202,8 @@ def test_first_purchase_without_a_referral_awards_nothing(buy, user, clean_code)
     assert purchase.is_first_purchase and not purchase.referral_credit_awarded
     assert user.credits == 0
     assert not CreditTransaction.objects.exists()
-    assert mail.outbox == []
+    assert award_mails() == []
+    assert [m.to for m in mail.outbox] == [[user.email]]  # the receipt only
 
 
 def test_double_submit_of_the_same_form_makes_one_purchase(client, buy, user, clean_code):

@@ -5,8 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services import user_create
-from catalog.demo import demo_products
+from catalog.demo import demo_cover, demo_file, demo_products
 from catalog.models import Product
+from catalog.services import product_cover_attach, product_file_attach
 
 DEMO_STAFF_EMAIL = "admin@example.com"
 DEMO_STAFF_PASSWORD = "demo-admin-pass"  # noqa: S105 - documented demo credentials
@@ -41,6 +42,14 @@ class Command(BaseCommand):
         for product in missing:
             product.full_clean()
         Product.objects.bulk_create(missing)
+        # Every demo product gets a cover and a small file to download.
+        furnished = 0
+        for product in Product.objects.filter(title__in=[p["title"] for p in wanted]):
+            if not product.cover:
+                product_cover_attach(product=product, upload=demo_cover(product))
+                furnished += 1
+            if not product.file:
+                product_file_attach(product=product, upload=demo_file(product))
 
         made_users = 0
         for email, password, name, staff in (
@@ -54,6 +63,7 @@ class Command(BaseCommand):
                 made_users += 1
         if options["verbosity"] >= 1:
             self.stdout.write(
-                f"seed_demo: {len(missing)} products and {made_users} users added "
+                f"seed_demo: {len(missing)} products, {furnished} covers and {made_users} users "
+                f"added "
                 f"({len(wanted)} demo products in all; credit value {settings.CREDIT_VALUE})"
             )
