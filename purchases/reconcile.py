@@ -18,6 +18,7 @@ from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
 from purchases.services import (
     SETTLED_STATUSES,
     purchase_abandon,
+    purchase_qualifies_for_referral,
     purchase_refund_credits,
     purchase_refund_key,
     purchase_resume,
@@ -92,13 +93,16 @@ def purchases_reconcile(run: RepairRun) -> None:
     )
     referred = set(
         filter_in(
-            Referral.objects.values_list("referred_user_id", flat=True),
+            # Referrals closed without a reward (below the minimum, over the cap) owe nothing.
+            Referral.objects.filter(not_rewarded_reason="").values_list(
+                "referred_user_id", flat=True
+            ),
             "referred_user_id",
             {p.user_id for p in firsts},
         )
     )
     for purchase in firsts:
-        if purchase.user_id not in referred:
+        if purchase.user_id not in referred or not purchase_qualifies_for_referral(purchase):
             continue
         unrewarded.items.append(purchase.pk)
         if run.fix:

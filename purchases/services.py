@@ -43,7 +43,8 @@ from purchases.gateways import CardDeclined, Intent, PaymentError, StripeGateway
 from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
 from referral_site.exceptions import ApplicationError
 from referral_site.money import CENT
-from referrals.conversion import referral_convert_for_purchase
+from referrals.conversion import referral_close_unrewarded, referral_convert_for_purchase
+from referrals.models import NotRewarded
 
 logger = logging.getLogger(__name__)
 
@@ -416,6 +417,12 @@ def _complete(purchase: Purchase, *, buyer: User) -> None:
         send_receipt(purchase=purchase, buyer=buyer)
 
 
+def purchase_qualifies_for_referral(purchase: Purchase) -> bool:
+    """A first purchase converts a referral only when its cash part is at least
+    REFERRAL_MIN_QUALIFYING_AMOUNT: credits alone, or a token amount, earn nothing."""
+    return purchase.cash_amount >= settings.REFERRAL_MIN_QUALIFYING_AMOUNT
+
+
 def purchase_reward_referral(*, purchase: Purchase, buyer_referred: bool) -> bool:
     """A referred buyer's first completed purchase converts their referral.
 
@@ -432,6 +439,11 @@ def purchase_reward_referral(*, purchase: Purchase, buyer_referred: bool) -> boo
         and not purchase.referral_credit_awarded
         and purchase.status in SETTLED_STATUSES
     ):
+        return False
+    if not purchase_qualifies_for_referral(purchase):
+        referral_close_unrewarded(
+            referred_user_id=purchase.user_id, reason=NotRewarded.BELOW_MINIMUM
+        )
         return False
 
     def mark_awarded():

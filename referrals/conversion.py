@@ -20,13 +20,14 @@ from django.core.mail import send_mail
 from django.db import connection
 from django.utils import timezone
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from credits.models import Kind
 from credits.rules import credits_value
 from credits.services import AppliedGrant, CreditGrant, credits_grant_many
 from referral_site.db.collections import collection
 from referral_site.transactions import run_atomically
-from referrals.models import Referral, ReferralStatus
+from referrals.models import MonthlyRewardCount, NotRewarded, Referral, ReferralStatus
 
 logger = logging.getLogger(__name__)
 
@@ -93,13 +94,54 @@ def _convert(*, referred_user_id: ObjectId) -> Conversion | None:
 
 
 def _converted(*, referred_user_id: ObjectId) -> Conversion | None:
-    """The user's referral when an earlier attempt already converted it."""
+    """The user's referral when an earlier attempt already converted it (to be rewarded)."""
     document = collection(Referral).find_one(
-        {"referredUserId": referred_user_id, "status": ReferralStatus.CONVERTED},
+        {
+            "referredUserId": referred_user_id,
+            "status": ReferralStatus.CONVERTED,
+            "notRewardedReason": {"$in": ["", None]},
+        },
         projection={"referrerId": 1, "referredUserId": 1},
         session=connection.session,
     )
     return _as_conversion(document)
+
+
+def _reward_slot(conversion: Conversion) -> bool:
+    """Take one of the referrer's rewarded conversions for this month; False at the cap."""
+    cap = settings.REFERRAL_MONTHLY_CAP
+    if cap is None:
+        return True
+    if cap <= 0:
+        return False
+    key = f"{conversion.referrer_id}:{timezone.now():%Y-%m}"
+    counts = collection(MonthlyRewardCount)
+
+    def take() -> bool:
+        return bool(
+            counts.find_one_and_update({"key": key, "count": {"$lt": cap}}, {"$inc": {"count": 1}})
+        )
+
+    if take():
+        return True
+    try:
+        counts.insert_one({"key": key, "count": 1})  # the month's first reward
+        return True
+    except DuplicateKeyError:
+        return take()  # another conversion created it just now
+
+
+def _withhold(conversion: Conversion, *, reason: str) -> None:
+    collection(Referral).update_one(
+        {"_id": conversion.referral_id},
+        {
+            "$set": {
+                "creditsAwarded": False,
+                "notRewardedReason": reason,
+                "updatedAt": timezone.now(),
+            }
+        },
+    )
 
 
 def _as_conversion(document: dict | None) -> Conversion | None:
@@ -144,10 +186,13 @@ def referral_convert_for_purchase(
     awarded again, which records only what is still missing. The referrer
     hears of it once, from the call that recorded their reward.
     """
-    conversion = _convert(referred_user_id=referred_user_id) or _converted(
-        referred_user_id=referred_user_id
-    )
+    converted_now = _convert(referred_user_id=referred_user_id)
+    conversion = converted_now or _converted(referred_user_id=referred_user_id)
     if conversion is None:
+        return None
+    if converted_now is not None and not _reward_slot(conversion):
+        # Converted, but over the referrer's monthly cap: recorded, never rewarded.
+        _withhold(conversion, reason=NotRewarded.MONTHLY_CAP)
         return None
     applied = referral_award(conversion=conversion, purchase_id=purchase_id, also=also)
     # After the data is stored, never before: the e-mail announces it.
@@ -179,3 +224,22 @@ def _notify_referrer(*, conversion: Conversion, applied: list[AppliedGrant]) -> 
             conversion.referral_id,
             type(exc).__name__,
         )
+
+
+def referral_close_unrewarded(*, referred_user_id: ObjectId, reason: str) -> bool:
+    """The referred user's first purchase did not qualify: the referral ends unrewarded.
+
+    One conditional update of a pending referral with no reason yet; the
+    status stays pending (the schema's values), and since only a first
+    purchase converts, it can never convert later. True for the caller that closed it.
+    """
+    closed = collection(Referral).update_one(
+        {
+            "referredUserId": referred_user_id,
+            "status": ReferralStatus.PENDING,
+            "notRewardedReason": {"$in": ["", None]},
+        },
+        {"$set": {"notRewardedReason": reason, "updatedAt": timezone.now()}},
+        session=connection.session,
+    )
+    return bool(closed.modified_count)

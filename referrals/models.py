@@ -9,6 +9,13 @@ class ReferralStatus(models.TextChoices):
     CONVERTED = "converted", "Converted"
 
 
+class NotRewarded(models.TextChoices):
+    """Why a referral ended without a reward (its status stays one of the schema's)."""
+
+    BELOW_MINIMUM = "below_minimum", "First purchase below the qualifying amount"
+    MONTHLY_CAP = "monthly_cap", "Over the referrer's monthly limit of rewards"
+
+
 class Referral(models.Model):
     referrer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -32,6 +39,10 @@ class Referral(models.Model):
     )
     credits_awarded = models.BooleanField(default=False, db_column="creditsAwarded")
     converted_at = models.DateTimeField(null=True, blank=True, db_column="convertedAt")
+    # Set when the referral can no longer earn anything, with the reason.
+    not_rewarded_reason = models.CharField(
+        max_length=20, choices=NotRewarded.choices, blank=True, db_column="notRewardedReason"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
     updated_at = models.DateTimeField(auto_now=True, db_column="updatedAt")
 
@@ -47,3 +58,20 @@ class Referral(models.Model):
 
     def __str__(self):
         return f"{self.referrer_id} -> {self.referred_user_id} ({self.status})"
+
+
+class MonthlyRewardCount(models.Model):
+    """Rewarded conversions of one referrer in one calendar month (REFERRAL_MONTHLY_CAP).
+
+    Taken with a conditional ``$inc`` (``count < cap``) on one document per
+    referrer and month, so racing conversions can never exceed the cap.
+    """
+
+    key = models.CharField(max_length=60, unique=True, db_column="key")  # "<referrerId>:YYYY-MM"
+    count = models.PositiveIntegerField(default=0, db_column="count")
+
+    class Meta:
+        db_table = "referralRewardCounts"
+
+    def __str__(self):
+        return f"{self.key}: {self.count}"

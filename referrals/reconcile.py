@@ -22,7 +22,7 @@ from referrals.conversion import (
     referral_award,
     referral_reward_grants,
 )
-from referrals.models import Referral, ReferralStatus
+from referrals.models import NotRewarded, Referral, ReferralStatus
 from referrals.services import referral_create
 
 
@@ -82,8 +82,10 @@ def awards_reconcile(
     """Converted referrals missing a reward entry; ``purchase_id_for`` names the
     referred user's qualifying purchase (the purchases app knows it)."""
     found = run.finding("converted referrals missing an award")
-    converted = Referral.objects.filter(status=ReferralStatus.CONVERTED).values_list(
-        "pk", "referrer_id", "referred_user_id"
+    converted = (
+        Referral.objects.filter(status=ReferralStatus.CONVERTED)
+        .exclude(not_rewarded_reason=NotRewarded.MONTHLY_CAP)
+        .values_list("pk", "referrer_id", "referred_user_id")
     )
     expected = {}
     for referral_id, referrer_id, referred_id in converted:

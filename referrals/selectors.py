@@ -4,10 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
+
 from accounts.models import User
 from referral_site.db.collections import collection
 from referral_site.paging import Page, aware, facet_page
-from referrals.models import Referral, ReferralStatus
+from referrals.models import NotRewarded, Referral, ReferralStatus
 
 
 def referral_get_for_referred_user(*, referred_user_id) -> Referral | None:
@@ -56,6 +58,21 @@ class ReferredUserRow:
     joined: datetime
     status: str
     converted_at: datetime | None
+    not_rewarded_reason: str = ""
+
+    @property
+    def state(self) -> str:
+        """The referral's state in plain words, for the people it concerns."""
+        if self.not_rewarded_reason == NotRewarded.MONTHLY_CAP:
+            return "Not rewarded: this month's limit of rewards was already reached"
+        if self.status == ReferralStatus.CONVERTED:
+            return "Rewarded"
+        if self.not_rewarded_reason == NotRewarded.BELOW_MINIMUM:
+            return (
+                f"Not rewarded: the first purchase was under "
+                f"${settings.REFERRAL_MIN_QUALIFYING_AMOUNT} by card"
+            )
+        return "Pending: no purchase yet"
 
 
 def referral_dashboard_referrals(
@@ -113,6 +130,7 @@ def referral_dashboard_referrals(
             joined=aware(d["createdAt"]),
             status=d["status"],
             converted_at=aware(d.get("convertedAt")),
+            not_rewarded_reason=d.get("notRewardedReason") or "",
         )
         for d in result.rows
     ]

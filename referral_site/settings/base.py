@@ -155,6 +155,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@localhost")
 CREDIT_VALUE = Decimal(env("CREDIT_VALUE", default="10.00"))
 REFERRAL_REWARD_REFERRER = env.int("REFERRAL_REWARD_REFERRER", default=2)
 REFERRAL_REWARD_REFERRED = env.int("REFERRAL_REWARD_REFERRED", default=2)
+# A referral converts only on a first purchase whose card part is at least this (USD).
+REFERRAL_MIN_QUALIFYING_AMOUNT = Decimal(env("REFERRAL_MIN_QUALIFYING_AMOUNT", default="5.00"))
+# Rewarded conversions per referrer per calendar month; unset: unlimited.
+REFERRAL_MONTHLY_CAP = env.int("REFERRAL_MONTHLY_CAP", default=None)
 
 LOGGING = {
     "version": 1,

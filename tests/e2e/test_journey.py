@@ -86,7 +86,7 @@ def test_friend_invited_by_link_buys_and_both_earn_credits_then_referrer_spends_
     expect(ada.locator("#stat-earned")).to_have_text("2")
     expect(ada.locator("#referrals tbody tr")).to_have_count(1)
     expect(ada.locator("#referrals tbody tr")).to_contain_text("Bob Byron")
-    expect(ada.locator("#referrals tbody tr")).to_contain_text("Converted")
+    expect(ada.locator("#referrals tbody tr")).to_contain_text("Rewarded")
     expect(ada.locator(".credits-badge")).to_have_text("2 credits")
 
     # When: Ada buys Clean Code too, with her 2 credits at checkout.
