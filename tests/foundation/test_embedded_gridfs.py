@@ -6,23 +6,11 @@ import os
 
 import pytest
 from gridfs import GridFSBucket
-from pymongo import MongoClient
-
-from referral_site import embedded
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def database(request, tmp_path):
-    if request.param == "memory":
-        server = embedded.start_ephemeral()
-        uri, stop = server.uri, server.stop
-    else:
-        uri = embedded.ensure_running(tmp_path, port=embedded.free_port())
-        stop = lambda: embedded.stop(tmp_path)  # noqa: E731
-    client = MongoClient(uri)
-    yield client.shop
-    client.close()
-    stop()
+@pytest.fixture
+def database(engine_client):
+    return engine_client.shop
 
 
 def test_a_file_goes_in_and_comes_out_whole_in_small_batches(database):

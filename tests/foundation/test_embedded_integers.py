@@ -11,24 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from bson import Int64, ObjectId
-from pymongo import MongoClient, ReturnDocument
-
-from referral_site import embedded
+from pymongo import ReturnDocument
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def users(request, tmp_path):
-    """The users collection of a fresh server of each engine (the one `make run` uses too)."""
-    if request.param == "memory":
-        server = embedded.start_ephemeral()
-        uri, stop = server.uri, server.stop
-    else:
-        uri = embedded.ensure_running(tmp_path, port=embedded.free_port())
-        stop = lambda: embedded.stop(tmp_path)  # noqa: E731
-    client = MongoClient(uri)
-    yield client.shop.users
-    client.close()
-    stop()
+@pytest.fixture
+def users(engine_client):
+    """The users collection of a fresh server of each engine."""
+    return engine_client.shop.users
 
 
 def _spend(users, user_id, amount):
