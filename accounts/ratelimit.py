@@ -50,8 +50,7 @@ def rate_limit_hit(
     misses this one.
     """
     now = now or timezone.now()
-    window = int(now.timestamp()) // window_seconds
-    window_end = datetime.fromtimestamp((window + 1) * window_seconds, tz=UTC)
+    window, window_end = _window(window_seconds, now)
     bucket_key = f"{key}:{window_seconds}:{window}"
     buckets = RateLimitBucket.objects.filter(key=bucket_key)
     for _ in range(_ATTEMPTS):
@@ -93,14 +92,9 @@ def attempt_register(
     if limit <= 0:
         return None
     now = now or timezone.now()
-    account = (email or "").strip().lower()
     exceeded_until = None
-    for kind, value in (("ip", ip), ("account", account)):
-        if not value:
-            continue
-        count, window_end = rate_limit_hit(
-            key=f"{scope}:{kind}:{_digest(value)}", window_seconds=window_seconds, now=now
-        )
+    for key in _keys(scope, ip, email):
+        count, window_end = rate_limit_hit(key=key, window_seconds=window_seconds, now=now)
         if count > limit:
             exceeded_until = max(exceeded_until or window_end, window_end)
     if exceeded_until is None:

@@ -130,20 +130,18 @@ class ProductAdminForm(forms.ModelForm):
         model = Product
         fields = ["title", "author", "description", "price", "category", "image_url"]
 
-    def clean_upload_file(self):
-        upload = self.cleaned_data.get("upload_file")
+    def _checked(self, name: str, check):
+        """The upload, judged by the service's own rule (its refusal becomes a field error)."""
+        upload = self.cleaned_data.get(name)
         if upload:
             try:
-                product_file_check(upload)
+                check(upload)
             except ApplicationError as exc:
                 raise forms.ValidationError(exc.message) from None
         return upload
 
+    def clean_upload_file(self):
+        return self._checked("upload_file", product_file_check)
+
     def clean_upload_cover(self):
-        upload = self.cleaned_data.get("upload_cover")
-        if upload:
-            try:
-                product_cover_check(upload)
-            except ApplicationError as exc:
-                raise forms.ValidationError(exc.message) from None
-        return upload
+        return self._checked("upload_cover", product_cover_check)

@@ -90,6 +90,13 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def download_available(*, purchase_status: str, product: Product | None) -> bool:
+    """The one rule for offering a download: a completed purchase of a product with a file."""
+    return (
+        purchase_status == PurchaseStatus.COMPLETED and product is not None and bool(product.file)
+    )
+
+
 def download_open(*, user, purchase: Purchase, range_header: str | None = None) -> Delivery:
     """The buyer's file for a completed purchase, from the range asked; the download recorded."""
     if purchase.user_id != user.pk or purchase.status != PurchaseStatus.COMPLETED:
@@ -99,7 +106,7 @@ def download_open(*, user, purchase: Purchase, range_header: str | None = None) 
             else "This purchase is not completed, so there is nothing to download yet."
         )
     product = Product.objects.filter(pk=purchase.product_id).first()
-    if product is None or not product.file:
+    if not download_available(purchase_status=purchase.status, product=product):
         raise DownloadUnavailable("This product has no file to download.")
     count, window_end = rate_limit_hit(key=f"download:user:{user.pk}", window_seconds=3600)
     if count > settings.DOWNLOAD_RATE_LIMIT:

@@ -9,6 +9,7 @@ from django.db import connection
 from django.http import Http404
 
 from catalog.models import Product
+from purchases.delivery import download_available
 from purchases.models import Purchase, PurchaseStatus
 from referral_site.batching import filter_in
 from referral_site.money import money
@@ -171,7 +172,7 @@ class LibraryItem:
 
     @property
     def downloadable(self) -> bool:
-        return self.product is not None and bool(self.product.file)
+        return download_available(purchase_status=self.purchase.status, product=self.product)
 
 
 def purchase_library_for_user(*, user) -> list[LibraryItem]:

@@ -39,7 +39,14 @@ from credits.models import CreditTransaction, Kind
 from credits.rules import credits_value
 from credits.services import InsufficientCredits, credits_grant, credits_spend
 from purchases.emails import send_receipt
-from purchases.gateways import CardDeclined, Intent, PaymentError, StripeGateway, get_gateway
+from purchases.gateways import (
+    CardDeclined,
+    Intent,
+    PaymentError,
+    StripeGateway,
+    amount_to_cents,
+    get_gateway,
+)
 from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
 from referral_site.exceptions import ApplicationError
 from referral_site.money import CENT
@@ -93,6 +100,10 @@ class Quote:
     @property
     def max_credits(self) -> int:
         return self.choices[-1]
+
+    @property
+    def cash_cents(self) -> int:
+        return amount_to_cents(self.cash_amount)
 
 
 def max_credits_for(*, price: Decimal, balance: int) -> int:
@@ -357,11 +368,16 @@ def _intent_for(purchase: Purchase, *, gateway: StripeGateway) -> Intent:
         idempotency_key=f"purchase:{purchase.pk}",
     )
     # Recorded before anything is charged: a crash from here on leaves an id to ask about.
-    Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(
-        payment_intent_id=intent.id, updated_at=timezone.now()
-    )
-    purchase.payment_intent_id = intent.id
+    _record_intent(purchase, intent.id)
     return intent
+
+
+def _record_intent(purchase: Purchase, intent_id: str) -> None:
+    """Give the purchase its PaymentIntent's id, once (the first recorded one stays)."""
+    Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(
+        payment_intent_id=intent_id, updated_at=timezone.now()
+    )
+    purchase.payment_intent_id = purchase.payment_intent_id or intent_id
 
 
 def _give_up(purchase: Purchase, *, gateway: StripeGateway, reason: str) -> None:
@@ -528,6 +544,11 @@ def purchase_resume(
     return purchase
 
 
+def purchase_awaiting_payment(purchase: Purchase) -> bool:
+    """In flight with a PaymentIntent: the provider has the last word (3-D Secure, webhook)."""
+    return purchase.status in IN_FLIGHT_STATUSES and bool(purchase.payment_intent_id)
+
+
 def purchase_check_payment(
     *, purchase: Purchase, gateway: StripeGateway | None = None
 ) -> Intent | None:
@@ -582,10 +603,7 @@ def purchase_payment_succeeded(
         logger.error("payment intent %s does not match purchase %s", intent.id, purchase.pk)
         return purchase
     if purchase.status in IN_FLIGHT_STATUSES:
-        Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(
-            payment_intent_id=intent.id
-        )
-        purchase.payment_intent_id = purchase.payment_intent_id or intent.id
+        _record_intent(purchase, intent.id)
         return purchase_resume(purchase=purchase, gateway=gateway, intent=intent)
     if purchase.status == PurchaseStatus.FAILED:
         (gateway or get_gateway()).refund(

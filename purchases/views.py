@@ -22,6 +22,7 @@ from purchases.delivery import (
     DownloadsLimited,
     DownloadUnavailable,
     RangeNotSatisfiable,
+    download_available,
     download_open,
 )
 from purchases.forms import CheckoutForm
@@ -40,6 +41,7 @@ from purchases.services import (
     PurchaseInProgress,
     Quote,
     checkout_preview,
+    purchase_awaiting_payment,
     purchase_check_payment,
     purchase_checkout,
 )
@@ -61,6 +63,11 @@ def product_detail(request, product_id):
         "product": product,
         "purchase": purchase,
         "receipt_url": reverse("purchases:detail", args=[purchase["pk"]]) if purchase else None,
+        # purchase_for_product finds completed purchases only.
+        "download_url": reverse("purchases:download", args=[purchase["pk"]])
+        if purchase
+        and download_available(purchase_status=PurchaseStatus.COMPLETED, product=product)
+        else None,
         "checkout_url": checkout_url,
         "login_to_buy_url": f"{login_url}?{urlencode({'next': checkout_url})}",
     }
@@ -293,9 +300,13 @@ def purchase_list(request):
 def purchase_detail(request, purchase_id):
     purchase = purchase_get_for_user(user=request.user, purchase_id=purchase_id)
     product = product_get(product_id=str(purchase.product_id))
-    response = render(
-        request, "purchases/purchase_detail.html", {"purchase": purchase, "product": product}
-    )
+    context = {
+        "purchase": purchase,
+        "product": product,
+        "awaiting_payment": purchase_awaiting_payment(purchase),
+        "downloadable": download_available(purchase_status=purchase.status, product=product),
+    }
+    response = render(request, "purchases/purchase_detail.html", context)
     patch_cache_control(response, private=True, no_store=True)
     return response
 

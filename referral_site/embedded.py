@@ -99,7 +99,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -142,7 +142,7 @@ def status(data_dir: Path) -> tuple[ServerHandle | None, bool]:
     handle = _read_state(state_file)
     if handle is None:
         return None, False
-    return handle, _pid_alive(handle.pid) and ping(handle.port)
+    return handle, pid_alive(handle.pid) and ping(handle.port)
 
 
 def ensure_running(data_dir: Path, port: int = DEFAULT_PORT) -> str:
@@ -157,11 +157,11 @@ def ensure_running(data_dir: Path, port: int = DEFAULT_PORT) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         handle = _read_state(state_file)
         if handle is not None:
-            if _pid_alive(handle.pid) and _wait_until_answering(
+            if pid_alive(handle.pid) and _wait_until_answering(
                 handle.port, deadline_s=START_TIMEOUT_S, pid=handle.pid
             ):
                 return handle.uri
-            if _pid_alive(handle.pid):
+            if pid_alive(handle.pid):
                 raise EmbeddedServerError(
                     f"the embedded MongoDB server (pid {handle.pid}, port {handle.port}) is "
                     f"running but not answering; run `manage.py embedded_db stop` and retry"
@@ -188,18 +188,18 @@ def stop(data_dir: Path) -> ServerHandle | None:
     with open(lock_file, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         handle = _read_state(state_file)
-        if handle is not None and _pid_alive(handle.pid):
-            _terminate(handle.pid)
+        if handle is not None and pid_alive(handle.pid):
+            terminate(handle.pid)
         state_file.unlink(missing_ok=True)
         return handle
 
 
-def _terminate(pid: int) -> None:
+def terminate(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -211,7 +211,7 @@ def _wait_until_answering(port: int, *, deadline_s: float, pid: int, proc=None) 
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             return False
-        if proc is None and not _pid_alive(pid):
+        if proc is None and not pid_alive(pid):
             return False
         if ping(port, timeout_s=0.5):
             return True
@@ -261,7 +261,7 @@ def _spawn(
         return ServerHandle(pid=proc.pid, port=port, engine=engine)
     code = proc.poll()
     if code is None:
-        _terminate(proc.pid)
+        terminate(proc.pid)
     if code == EXIT_CORRUPT:
         raise EmbeddedServerError(
             f"the embedded database file {db_file} is corrupt; move it away (or restore a "
@@ -286,8 +286,8 @@ class EphemeralServer:
         self.uri = handle.uri
 
     def stop(self) -> None:
-        if _pid_alive(self.handle.pid):
-            _terminate(self.handle.pid)
+        if pid_alive(self.handle.pid):
+            terminate(self.handle.pid)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.handle.pid, 0)
 

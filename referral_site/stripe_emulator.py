@@ -30,7 +30,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from referral_site.embedded import _pid_alive, _terminate, free_port, port_is_free
+from referral_site.embedded import free_port, pid_alive, port_is_free, terminate
 
 START_TIMEOUT_S = 20.0
 LAUNCHER = Path(__file__).resolve().parent.parent / "scripts" / "localstripe-loopback"
@@ -59,8 +59,8 @@ class Emulator:
         return f"{self.api_base}/js.stripe.com/v3/"
 
     def stop(self) -> None:
-        if _pid_alive(self.pid):
-            _terminate(self.pid)
+        if pid_alive(self.pid):
+            terminate(self.pid)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, os.WNOHANG)
 
@@ -107,7 +107,7 @@ def _spawn(port: int, *, parent_pid: int | None, log_file: Path | None) -> Emula
         time.sleep(0.05)
     code = proc.poll()
     if code is None:
-        _terminate(proc.pid)
+        terminate(proc.pid)
     where = f"; see {log_file}" if log_file is not None else ""
     raise EmulatorError(
         f"the payment emulator did not start on port {port} (exit status {code}){where}"
@@ -140,7 +140,7 @@ def ensure_running(data_dir: Path, *, port: int, webhook_url: str, secret: str) 
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             recorded = json.loads(state_file.read_text())
             emulator = Emulator(pid=int(recorded["pid"]), port=int(recorded["port"]))
-            if emulator.port == port and _pid_alive(emulator.pid) and answers(port):
+            if emulator.port == port and pid_alive(emulator.pid) and answers(port):
                 return emulator
         if not port_is_free(port):
             raise EmulatorError(

@@ -171,8 +171,8 @@ def test_a_per_run_server_stops_when_the_process_that_started_it_dies(tmp_path):
     port, pid = map(int, result.stdout.split())
 
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and embedded._pid_alive(pid):
+    while time.monotonic() < deadline and embedded.pid_alive(pid):
         time.sleep(0.2)
 
-    assert not embedded._pid_alive(pid)
+    assert not embedded.pid_alive(pid)
     assert not embedded.ping(port)
