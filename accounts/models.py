@@ -137,6 +137,16 @@ class User(AbstractBaseUser, PermissionsMixin):
         related_name="referred_users",
         db_column="referredBy",
     )
+    # Credits earned but not spendable yet (a referral reward under
+    # REFERRAL_HOLD_DAYS): a cache of the ledger's heldAmount, like credits.
+    held_credits = models.IntegerField(
+        default=0, validators=[non_negative("Held credits")], db_column="heldCredits"
+    )
+    # Where this person last signed up or in from, for the referral
+    # programme's abuse signals: keyed hashes, never the address or cookie itself.
+    last_ip_hash = models.CharField(max_length=64, blank=True, db_column="lastIpHash")
+    last_browser_hash = models.CharField(max_length=64, blank=True, db_column="lastBrowserHash")
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_column="lastSeenAt")
     is_active = models.BooleanField(default=True, db_column="isActive")
     is_staff = models.BooleanField(default=False, db_column="isStaff")
     created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")

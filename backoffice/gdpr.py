@@ -203,6 +203,9 @@ def user_erase(*, user: User, actor: User | None = None) -> Erasure:
             is_staff=False,
             is_superuser=False,
             last_login=None,
+            last_ip_hash="",
+            last_browser_hash="",
+            last_seen_at=None,
             updated_at=timezone.now(),
         )
         if erased:

@@ -12,12 +12,29 @@ from referral_site.exceptions import ApplicationError
 from referral_site.intents import new_intent_token
 
 
+class ShortfallFilter(admin.SimpleListFilter):
+    """Clawbacks the balance could not cover: the credits were spent before the refund."""
+
+    title = "shortfall"
+    parameter_name = "shortfall"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "With a shortfall")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(shortfall__gt=0)
+        return queryset
+
+
 @admin.register(CreditTransaction)
 class CreditTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "user_id",
         "amount",
+        "held_amount",
+        "shortfall",
         "kind",
         "reason",
         "balance_after",
@@ -25,7 +42,7 @@ class CreditTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "purchase_id",
         "referral_id",
     )
-    list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("kind", ShortfallFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("idempotency_key", "reason")
     ordering = ("-created_at",)
     readonly_fields = [f.name for f in CreditTransaction._meta.fields]

@@ -15,10 +15,20 @@ class Kind(models.TextChoices):
     SPEND = "spend", "Spent at checkout"
     REFUND = "refund", "Refund"
     ADJUSTMENT = "adjustment", "Staff adjustment"
+    # A held referral reward becoming spendable (REFERRAL_HOLD_DAYS).
+    REWARD_RELEASE = "reward_release", "Referral reward released"
+    # A referral reward taken back after the qualifying purchase was refunded.
+    CLAWBACK = "referral_clawback", "Referral reward reversed (refund)"
 
 
 # Kinds whose positive amounts count towards totalCreditsEarned.
-EARNING_KINDS = (Kind.REFERRAL_REWARD_REFERRER, Kind.REFERRAL_REWARD_REFERRED, Kind.ADJUSTMENT)
+# A held reward counts once it is released (its own entry's amount is 0).
+EARNING_KINDS = (
+    Kind.REFERRAL_REWARD_REFERRER,
+    Kind.REFERRAL_REWARD_REFERRED,
+    Kind.ADJUSTMENT,
+    Kind.REWARD_RELEASE,
+)
 
 
 class CreditTransaction(models.Model):
@@ -30,6 +40,15 @@ class CreditTransaction(models.Model):
     )
     # Signed, in credits: positive adds to the balance, negative spends.
     amount = models.IntegerField(db_column="amount")
+    # Signed change of the user's held (not yet spendable) credits: + when a
+    # reward is held, - when it is released or cancelled. users.heldCredits
+    # caches its sum.
+    held_amount = models.IntegerField(default=0, db_column="heldAmount")
+    # A held reward's entry: when it becomes spendable.
+    held_until = models.DateTimeField(null=True, blank=True, db_column="heldUntil")
+    # A clawback's credits that could not be taken (the balance was too
+    # small): shown to staff instead of a negative balance.
+    shortfall = models.IntegerField(default=0, db_column="shortfall")
     kind = models.CharField(max_length=32, choices=Kind.choices, db_column="kind")
     purchase = models.ForeignKey(
         "purchases.Purchase",

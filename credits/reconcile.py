@@ -25,11 +25,14 @@ class BalanceDrift:
     ledger_credits: int
     cached_earned: int
     ledger_earned: int
+    cached_held: int = 0
+    ledger_held: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.user_id} credits {self.cached_credits}->{self.ledger_credits} "
-            f"earned {self.cached_earned}->{self.ledger_earned}"
+            f"earned {self.cached_earned}->{self.ledger_earned} "
+            f"held {self.cached_held}->{self.ledger_held}"
         )
 
 
@@ -51,6 +54,7 @@ def _ledger_sums(match: dict | None = None) -> dict:
             "$group": {
                 "_id": "$userId",
                 "credits": {"$sum": "$amount"},
+                "held": {"$sum": {"$ifNull": ["$heldAmount", 0]}},
                 "earned": {
                     "$sum": {
                         "$cond": [
@@ -69,7 +73,7 @@ def _ledger_sums(match: dict | None = None) -> dict:
         },
     ]
     return {
-        row["_id"]: (row["credits"], row["earned"])
+        row["_id"]: (row["credits"], row["earned"], row["held"])
         for row in collection(CreditTransaction).aggregate(pipeline)
     }
 
@@ -83,12 +87,16 @@ def balances_reconcile(run: RepairRun) -> None:
             "user_id", flat=True
         )
     )
-    users = User.objects.values_list("pk", "credits", "total_credits_earned", "updated_at")
-    for user_id, credits, earned, updated_at in users.iterator():
-        ledger_credits, ledger_earned = sums.get(user_id, (0, 0))
+    users = User.objects.values_list(
+        "pk", "credits", "total_credits_earned", "held_credits", "updated_at"
+    )
+    for user_id, credits, earned, held, updated_at in users.iterator():
+        held = held or 0
+        ledger_credits, ledger_earned, ledger_held = sums.get(user_id, (0, 0, 0))
         # A balance below zero is drift even when the ledger agrees: no
         # sequence of the services' steps can make one.
-        if (credits, earned) == (ledger_credits, ledger_earned) and credits >= 0:
+        cached = (credits, earned, held)
+        if cached == (ledger_credits, ledger_earned, ledger_held) and credits >= 0 and held >= 0:
             continue
         if user_id in run.busy_users or user_id in moving or updated_at > run.cutoff:
             continue
@@ -98,21 +106,28 @@ def balances_reconcile(run: RepairRun) -> None:
             ledger_credits=ledger_credits,
             cached_earned=earned,
             ledger_earned=ledger_earned,
+            cached_held=held,
+            ledger_held=ledger_held,
         )
         found.items.append(drift)
         if not run.fix:
             continue
         # Sum this user's ledger again now, then compare-and-set on what we
         # read: if anything moved since, a step is running; leave it.
-        drift.ledger_credits, drift.ledger_earned = _ledger_sums({"userId": user_id}).get(
-            user_id, (0, 0)
-        )
-        fixed = drift.ledger_credits >= 0 and User.objects.filter(
-            pk=user_id, credits=credits, total_credits_earned=earned, updated_at=updated_at
-        ).update(
-            credits=drift.ledger_credits,
-            total_credits_earned=drift.ledger_earned,
-            updated_at=timezone.now(),
+        drift.ledger_credits, drift.ledger_earned, drift.ledger_held = _ledger_sums(
+            {"userId": user_id}
+        ).get(user_id, (0, 0, 0))
+        fixed = (
+            drift.ledger_credits >= 0
+            and drift.ledger_held >= 0
+            and User.objects.filter(
+                pk=user_id, credits=credits, total_credits_earned=earned, updated_at=updated_at
+            ).update(
+                credits=drift.ledger_credits,
+                total_credits_earned=drift.ledger_earned,
+                held_credits=drift.ledger_held,
+                updated_at=timezone.now(),
+            )
         )
         if not fixed:
             found.unfixed.append(drift)

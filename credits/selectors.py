@@ -5,6 +5,7 @@ from datetime import datetime
 
 from credits.models import CreditTransaction, Kind
 from referral_site.db.collections import collection
+from referral_site.formats import day_label
 from referral_site.paging import Page, aware, facet_page
 
 STATEMENT_PER_PAGE = 10
@@ -16,6 +17,17 @@ class StatementRow:
     description: str
     amount: int
     balance_after: int | None
+    held: int = 0  # change of held credits (REFERRAL_HOLD_DAYS)
+    held_until: datetime | None = None
+
+    @property
+    def change(self) -> str:
+        """The movement as shown: spendable credits, or held ones and until when."""
+        if self.amount or not self.held:
+            return f"{self.amount:+d}" if self.amount else "0"
+        if self.held > 0 and self.held_until is not None:
+            return f"{self.held:+d} held until {day_label(self.held_until)}"
+        return f"{self.held:+d} held"
 
 
 def credit_statement(*, user_id, page: int = 1, per_page: int = STATEMENT_PER_PAGE) -> Page:
@@ -37,6 +49,8 @@ def credit_statement(*, user_id, page: int = 1, per_page: int = STATEMENT_PER_PA
             description=d.get("reason") or labels.get(d["kind"], d["kind"]),
             amount=d["amount"],
             balance_after=d.get("balanceAfter"),
+            held=d.get("heldAmount") or 0,
+            held_until=aware(d.get("heldUntil")),
         )
         for d in result.rows
     ]

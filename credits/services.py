@@ -9,16 +9,23 @@ cache showing *fewer* credits than the ledger:
 * credits in (rewards, refunds, positive adjustments): the ledger entry first
   (its unique idempotency key makes the change exactly-once), then ``$inc`` on
   the user;
-* credits out (spends, negative adjustments): the guarded decrement first
-  (``credits >= n`` in the filter is the lock that keeps a balance from going
-  below zero), then the ledger entry.
+* credits out (spends, negative adjustments, clawbacks): the guarded
+  decrement first (``credits >= n`` in the filter is the lock that keeps a
+  balance from going below zero), then the ledger entry.
+
+Held credits (a referral reward under REFERRAL_HOLD_DAYS) are a second column
+of the same ledger, ``heldAmount``, cached in ``users.heldCredits``: a held
+reward is an entry of +n held; its release (+n credits, -n held) or its
+cancellation (-n held) is one more entry, and both share one idempotency key
+(``hold_end_key``), so a release racing a cancellation ends the hold once.
 
 So ``reconcile_credits`` only ever raises a cache to its ledger sum, and can
 never push a balance below zero. Where the deployment supports transactions
 the steps also run inside one (referral_site.transactions).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from bson import ObjectId
 from django.db import connection
@@ -53,6 +60,12 @@ class CreditGrant:
     purchase_id: ObjectId | None = None
     referral_id: ObjectId | None = None
     actor_id: ObjectId | None = None
+    held: int = 0  # signed change of held credits (see the module's docstring)
+    held_until: datetime | None = None
+
+    def held_back(self, *, until: datetime) -> "CreditGrant":
+        """The same reward, recorded as held until ``until`` instead of spendable."""
+        return replace(self, amount=0, held=self.amount + self.held, held_until=until)
 
 
 @dataclass(frozen=True)
@@ -74,10 +87,16 @@ def _entry_document(
     referral_id=None,
     actor_id=None,
     balance_after=None,
+    held=0,
+    held_until=None,
+    shortfall=0,
 ) -> dict:
     return {
         "userId": user_id,
         "amount": int(amount),
+        "heldAmount": int(held),
+        "heldUntil": held_until,
+        "shortfall": int(shortfall),
         "kind": str(kind),
         "purchaseId": purchase_id,
         "referralId": referral_id,
@@ -99,8 +118,8 @@ def credits_grant_many(*, grants: list[CreditGrant]) -> list[AppliedGrant]:
     owns its cache update, and reconcile_credits repairs a crash in between.
     """
     for grant in grants:
-        if grant.amount <= 0:
-            raise ValueError("a credit grant must be positive")
+        if grant.amount < 0 or (grant.amount == 0 and grant.held == 0):
+            raise ValueError("a credit grant must add credits or move held ones")
     if not grants:
         return []
     session = connection.session
@@ -114,6 +133,8 @@ def credits_grant_many(*, grants: list[CreditGrant]) -> list[AppliedGrant]:
             purchase_id=g.purchase_id,
             referral_id=g.referral_id,
             actor_id=g.actor_id,
+            held=g.held,
+            held_until=g.held_until,
         )
         for g in grants
     ]
@@ -134,12 +155,14 @@ def credits_grant_many(*, grants: list[CreditGrant]) -> list[AppliedGrant]:
         if index in duplicates:
             continue
         increment = {"credits": grant.amount}
-        if grant.kind in EARNING_KINDS:
+        if grant.kind in EARNING_KINDS and grant.amount:
             increment["totalCreditsEarned"] = grant.amount
+        if grant.held:
+            increment["heldCredits"] = grant.held
         user = users.find_one_and_update(
             {"_id": grant.user_id},
             {"$inc": increment, "$set": {"updatedAt": now}},
-            projection={"credits": 1, "name": 1, "email": 1},
+            projection={"credits": 1, "heldCredits": 1, "name": 1, "email": 1},
             return_document=ReturnDocument.AFTER,
             session=session,
         )
@@ -256,6 +279,9 @@ def _as_model(document: dict) -> CreditTransaction:
         pk=document["_id"],
         user_id=document["userId"],
         amount=document["amount"],
+        held_amount=document.get("heldAmount", 0),
+        held_until=document.get("heldUntil"),
+        shortfall=document.get("shortfall", 0),
         kind=document["kind"],
         purchase_id=document["purchaseId"],
         referral_id=document["referralId"],
@@ -304,3 +330,80 @@ def credits_adjust(
             f"The balance is {User.objects.get(pk=user.pk).credits}: it cannot go below zero.",
             field="amount",
         ) from exc
+
+
+def credits_take_back(
+    *,
+    user_id: ObjectId,
+    amount: int,
+    kind: str = Kind.CLAWBACK,
+    idempotency_key: str,
+    reason: str,
+    purchase_id: ObjectId | None = None,
+    referral_id: ObjectId | None = None,
+) -> dict | None:
+    """Take back up to ``amount`` spendable credits, never below zero; once per key.
+
+    What the balance cannot cover is recorded on the entry as ``shortfall``
+    (shown to staff) instead of a negative balance. Like a spend, the guarded
+    decrement comes first, then the ledger entry; the decrement compares and
+    sets on the balance it read, so a concurrent spend makes it read again.
+    Returns the new entry's document, or None when the key was recorded before.
+    """
+    if amount <= 0:
+        raise ValueError("a take-back must be positive")
+    return run_atomically(
+        lambda: _take_back(
+            user_id=user_id,
+            amount=amount,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            purchase_id=purchase_id,
+            referral_id=referral_id,
+        )
+    )
+
+
+def _take_back(*, user_id, amount, kind, idempotency_key, reason, purchase_id, referral_id):
+    ledger = collection(CreditTransaction)
+    session = connection.session
+    if ledger.find_one({"idempotencyKey": idempotency_key}, {"_id": 1}, session=session):
+        return None
+    users = collection(User)
+    for _attempt in range(20):
+        user = users.find_one({"_id": user_id}, {"credits": 1}, session=session)
+        if user is None:
+            return None  # the account is gone: nothing to take
+        balance = user.get("credits") or 0
+        taken = max(0, min(balance, amount))
+        if not taken:
+            break
+        moved = users.update_one(
+            {"_id": user_id, "credits": balance},
+            {"$inc": {"credits": -taken}, "$set": {"updatedAt": timezone.now()}},
+            session=session,
+        )
+        if moved.modified_count:
+            break
+    else:
+        raise ApplicationError("The balance kept changing; please try again.")
+    document = _entry_document(
+        user_id=user_id,
+        amount=-taken,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        purchase_id=purchase_id,
+        referral_id=referral_id,
+        balance_after=balance - taken,
+        shortfall=amount - taken,
+    )
+    try:
+        ledger.insert_one(document, session=session)
+    except DuplicateKeyError:
+        # Recorded meanwhile by a concurrent attempt: give back what we took.
+        if taken:
+            users.update_one({"_id": user_id}, {"$inc": {"credits": taken}}, session=session)
+        return None
+    return document

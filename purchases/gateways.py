@@ -55,6 +55,10 @@ class Intent:
     client_secret: str = ""
     error: str = ""  # the last payment error's message, if any
     charge_id: str = ""
+    payment_method_id: str = ""
+    # The card, when the payment method came expanded (confirm, retrieve).
+    card_fingerprint: str = ""
+    card_last4: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -80,6 +84,10 @@ class Intent:
         )
 
 
+# The payment method comes back whole, for the card's fingerprint and last four digits.
+_EXPANDED = {"expand": ["payment_method"]}
+
+
 def _field(obj, name, default=None):
     # Stripe objects raise AttributeError for absent keys; the emulator omits some.
     return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
@@ -92,6 +100,10 @@ def intent_from(obj) -> Intent:
     # Stripe sends the charge's id; the emulator embeds the whole charge.
     charge_id = charge if isinstance(charge, str) else _field(charge, "id", "")
     metadata = _field(obj, "metadata") or {}
+    method = _field(obj, "payment_method") or ""
+    card = {} if isinstance(method, str) else (_field(method, "card") or {})
+    if not card and _field(method, "object") == "card":
+        card = method  # the emulator's Stripe.js pays with a legacy card object itself
     return Intent(
         id=_field(obj, "id", ""),
         status=_field(obj, "status", ""),
@@ -101,6 +113,9 @@ def intent_from(obj) -> Intent:
         client_secret=_field(obj, "client_secret", "") or "",
         error=_field(error, "message", "") or "",
         charge_id=charge_id or "",
+        payment_method_id=method if isinstance(method, str) else _field(method, "id", ""),
+        card_fingerprint=_field(card, "fingerprint", "") or "",
+        card_last4=_field(card, "last4", "") or "",
     )
 
 
@@ -153,12 +168,18 @@ class StripeGateway:
     def confirm_intent(self, intent_id: str) -> Intent:
         """Charge: succeeded, requires_action (3-D Secure), or CardDeclined."""
         return intent_from(
-            self._call("confirm", lambda: self._client.v1.payment_intents.confirm(intent_id))
+            self._call(
+                "confirm",
+                lambda: self._client.v1.payment_intents.confirm(intent_id, params=_EXPANDED),
+            )
         )
 
     def retrieve_intent(self, intent_id: str) -> Intent:
         return intent_from(
-            self._call("retrieve", lambda: self._client.v1.payment_intents.retrieve(intent_id))
+            self._call(
+                "retrieve",
+                lambda: self._client.v1.payment_intents.retrieve(intent_id, params=_EXPANDED),
+            )
         )
 
     def cancel_intent(self, intent_id: str) -> Intent:

@@ -70,6 +70,10 @@ class Purchase(models.Model):
     )
     payment_intent_id = models.CharField(max_length=255, blank=True, db_column="paymentIntentId")
     failure_reason = models.CharField(max_length=255, blank=True, db_column="failureReason")
+    # The card's fingerprint and last four digits, from the payment: the
+    # fingerprint is compared with the referrer's cards (a referral signal).
+    card_fingerprint = models.CharField(max_length=64, blank=True, db_column="cardFingerprint")
+    card_last4 = models.CharField(max_length=4, blank=True, db_column="cardLast4")
     refunded_at = models.DateTimeField(null=True, blank=True, db_column="refundedAt")
     # The customer disputed the card payment with their bank: staff look into it.
     disputed_at = models.DateTimeField(null=True, blank=True, db_column="disputedAt")
@@ -83,6 +87,7 @@ class Purchase(models.Model):
             models.Index(fields=["-created_at"], name="purchases_created_desc"),
             models.Index(fields=["is_first_purchase"], name="purchases_is_first"),
             models.Index(fields=["status", "updated_at"], name="purchases_status_updated"),
+            models.Index(fields=["user", "card_fingerprint"], name="purchases_user_card"),
         ]
         constraints = [
             # At most one first purchase per user: the database, not a count

@@ -29,7 +29,7 @@ from purchases.services import (
 )
 from referral_site.batching import filter_in
 from referral_site.repair import RepairRun
-from referrals.models import Referral
+from referrals.selectors import referrals_owing_reward
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +91,11 @@ def purchases_reconcile(run: RepairRun) -> None:
             is_first_purchase=True, referral_credit_awarded=False, status__in=list(SETTLED_STATUSES)
         )
     )
-    referred = set(
+    referred = dict(
         filter_in(
-            # Referrals closed without a reward (below the minimum, over the cap) owe nothing.
-            Referral.objects.filter(not_rewarded_reason="").values_list(
-                "referred_user_id", flat=True
-            ),
+            # Referrals closed without a reward (below the minimum, over the
+            # cap, rejected), waiting for review or reversed owe nothing now.
+            referrals_owing_reward().values_list("referred_user_id", "referrer_id"),
             "referred_user_id",
             {p.user_id for p in firsts},
         )
@@ -106,4 +105,4 @@ def purchases_reconcile(run: RepairRun) -> None:
             continue
         unrewarded.items.append(purchase.pk)
         if run.fix:
-            purchase_reward_referral(purchase=purchase, buyer_referred=True)
+            purchase_reward_referral(purchase=purchase, referrer_id=referred[purchase.user_id])

@@ -24,6 +24,7 @@ exactly once.
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -50,8 +51,14 @@ from purchases.gateways import (
 from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
 from referral_site.exceptions import ApplicationError
 from referral_site.money import CENT
-from referrals.conversion import referral_close_unrewarded, referral_convert_for_purchase
-from referrals.models import NotRewarded
+from referrals.conversion import (
+    referral_close_unrewarded,
+    referral_convert_for_purchase,
+    referral_reverse,
+    referral_review_approve,
+)
+from referrals.models import NotRewarded, Signal
+from referrals.selectors import referral_get
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +356,7 @@ def _charge(
     if intent.succeeded and intent.matches(
         purchase_id=purchase.pk, cash_amount=purchase.cash_amount
     ):
+        _note_card(purchase, intent, gateway=gateway)
         return
     if intent.succeeded:
         # Never complete on a payment that is not exactly this purchase's.
@@ -356,6 +364,21 @@ def _charge(
     reason = intent.error or "The payment was not completed"
     purchase_fail(purchase=purchase, reason=reason)
     raise PaymentDeclined(reason, field="payment_method_id")
+
+
+def _note_card(purchase: Purchase, intent: Intent, *, gateway: StripeGateway) -> None:
+    """Keep the card's fingerprint and last four digits, stored when the purchase completes.
+
+    A webhook's intent names its payment method without the card: one more
+    look at the provider then (best effort: the purchase completes regardless).
+    """
+    if not intent.card_fingerprint and intent.payment_method_id:
+        try:
+            intent = gateway.retrieve_intent(intent.id)
+        except PaymentError:
+            return
+    purchase.card_fingerprint = intent.card_fingerprint[:64]
+    purchase.card_last4 = intent.card_last4[:4]
 
 
 def _intent_for(purchase: Purchase, *, gateway: StripeGateway) -> Intent:
@@ -416,7 +439,11 @@ def _reserve_credits(purchase: Purchase) -> bool:
 def _complete(purchase: Purchase, *, buyer: User) -> None:
     # PENDING only when no credits were used (nothing was reserved).
     leaving = [PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED, PurchaseStatus.PAID]
-    fields = {"payment_intent_id": purchase.payment_intent_id}
+    fields = {
+        "payment_intent_id": purchase.payment_intent_id,
+        "card_fingerprint": purchase.card_fingerprint,
+        "card_last4": purchase.card_last4,
+    }
     try:
         # The partial unique index (one isFirstPurchase per user) decides
         # which of the user's purchases is the first to complete.
@@ -427,7 +454,7 @@ def _complete(purchase: Purchase, *, buyer: User) -> None:
         first = False
         completed = _move(purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, **fields)
     if first:
-        purchase_reward_referral(purchase=purchase, buyer_referred=buyer.referred_by_id is not None)
+        purchase_reward_referral(purchase=purchase, referrer_id=buyer.referred_by_id)
     if completed:
         # Only the caller that completed it, and only now that it is stored.
         send_receipt(purchase=purchase, buyer=buyer)
@@ -439,18 +466,38 @@ def purchase_qualifies_for_referral(purchase: Purchase) -> bool:
     return purchase.cash_amount >= settings.REFERRAL_MIN_QUALIFYING_AMOUNT
 
 
-def purchase_reward_referral(*, purchase: Purchase, buyer_referred: bool) -> bool:
+def purchase_card_signals(*, purchase: Purchase, referrer_id: ObjectId) -> frozenset[str]:
+    """The purchase's abuse signal: paid with a card the referrer paid with (one indexed read)."""
+    if not purchase.card_fingerprint:
+        return frozenset()
+    shared = Purchase.objects.filter(
+        user_id=referrer_id, card_fingerprint=purchase.card_fingerprint
+    ).exists()
+    return frozenset({Signal.SAME_CARD.value}) if shared else frozenset()
+
+
+def _mark_awarded(purchase: Purchase) -> Callable[[], object]:
+    def mark():
+        Purchase.objects.filter(pk=purchase.pk, referral_credit_awarded=False).update(
+            referral_credit_awarded=True, updated_at=timezone.now()
+        )
+
+    return mark
+
+
+def purchase_reward_referral(*, purchase: Purchase, referrer_id: ObjectId | None) -> bool:
     """A referred buyer's first completed purchase converts their referral.
 
     The one place that decides it, for a checkout, a resumed purchase and a
     repair alike: the purchase must be the buyer's first to complete
     (isFirstPurchase, claimed through the partial unique index), settled, and
-    not yet marked as awarded. The referrals app converts and awards; the
-    purchase records that it did, in the same transaction where there are
+    not yet marked as awarded. The referrals app converts and awards (or
+    sends it to review, with the card's signal from here); the purchase
+    records that it did, in the same transaction where there are
     transactions. Safe to repeat; True when the purchase is now marked.
     """
     if not (
-        buyer_referred
+        referrer_id is not None
         and purchase.is_first_purchase
         and not purchase.referral_credit_awarded
         and purchase.status in SETTLED_STATUSES
@@ -462,13 +509,12 @@ def purchase_reward_referral(*, purchase: Purchase, buyer_referred: bool) -> boo
         )
         return False
 
-    def mark_awarded():
-        Purchase.objects.filter(pk=purchase.pk, referral_credit_awarded=False).update(
-            referral_credit_awarded=True, updated_at=timezone.now()
-        )
-
     conversion = referral_convert_for_purchase(
-        referred_user_id=purchase.user_id, purchase_id=purchase.pk, also=mark_awarded
+        referred_user_id=purchase.user_id,
+        referrer_id=referrer_id,
+        purchase_id=purchase.pk,
+        signals=purchase_card_signals(purchase=purchase, referrer_id=referrer_id),
+        also=_mark_awarded(purchase),
     )
     if conversion is not None:
         purchase.referral_credit_awarded = True
@@ -540,7 +586,7 @@ def purchase_resume(
             return _advance(purchase, buyer=buyer, gateway=gateway, confirm=confirm, intent=intent)
         except (PaymentDeclined, PaymentUnavailable, PaymentActionRequired):
             return purchase
-    purchase_reward_referral(purchase=purchase, buyer_referred=buyer.referred_by_id is not None)
+    purchase_reward_referral(purchase=purchase, referrer_id=buyer.referred_by_id)
     return purchase
 
 
@@ -631,7 +677,8 @@ def purchase_refund(
 
     The provider's refund comes first, under an idempotency key, so a refund
     that fails records nothing (PaymentUnavailable, shown to staff) and a
-    retry never refunds twice. Referral awards stay where they are.
+    retry never refunds twice. A refunded first purchase reverses its
+    referral's rewards (within REFERRAL_CLAWBACK_DAYS, see referrals.conversion).
     """
     if purchase.status != PurchaseStatus.COMPLETED:
         return False
@@ -657,7 +704,31 @@ def purchase_mark_refunded(*, purchase: Purchase, actor: User | None = None) -> 
     )
     if moved:
         purchase_refund_credits(purchase, actor_id=actor.pk if actor else None)
+    if purchase.is_first_purchase:
+        # Also on a repeat: it finishes a reversal a crash interrupted.
+        purchase_reverse_referral(purchase)
     return moved
+
+
+def purchase_reverse_referral(purchase: Purchase) -> bool:
+    """A refunded first purchase takes its referral's rewards back (safe to repeat)."""
+    return referral_reverse(referred_user_id=purchase.user_id, purchase_id=purchase.pk)
+
+
+def purchase_review_approve(*, referral_id: ObjectId, staff: User) -> bool:
+    """Staff approve a referral waiting for review: awarded once, its purchase marked."""
+    referral = referral_get(referral_id=referral_id)
+    first = (
+        Purchase.objects.filter(user_id=referral.referred_user_id, is_first_purchase=True).first()
+        if referral
+        else None
+    )
+    return referral_review_approve(
+        referral_id=referral_id,
+        staff=staff,
+        purchase_id=first.pk if first else None,
+        also=_mark_awarded(first) if first else None,
+    )
 
 
 def purchase_flag_dispute(*, purchase: Purchase) -> bool:

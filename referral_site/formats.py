@@ -10,3 +10,9 @@ def iso_utc(moment: datetime) -> str:
     """
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def day_label(moment: datetime) -> str:
+    """A date as customers read it in a sentence: ``Dec 14, 2026`` (UTC)."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return f"{moment:%b} {moment.day}, {moment.year}"

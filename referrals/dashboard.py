@@ -2,7 +2,8 @@
 
 Commands per full page: session, user, one $facet on referrals (statistics and
 the page of referred users), the names of that page's users, one $facet on the
-ledger (the statement page): 5, whatever the number of referrals or entries.
+ledger (the statement page): 5, whatever the number of referrals or entries;
+6 for a referred user (their own referral's state).
 """
 
 from io import BytesIO
@@ -25,6 +26,7 @@ from referrals.selectors import (
     DEFAULT_REFERRAL_SORT,
     REFERRAL_SORTS,
     referral_dashboard_referrals,
+    referral_invitation,
 )
 
 PARTS = ("stats", "referrals", "statement")
@@ -93,6 +95,8 @@ def dashboard(request):
         "sort": sort,
         "credit_value": settings.CREDIT_VALUE,
         "balance_value": credits_value(user.credits),
+        "held_value": credits_value(user.held_credits or 0),
+        "awards_seen": awards_seen(user),
         "reward_referrer": settings.REFERRAL_REWARD_REFERRER,
         "reward_referred": settings.REFERRAL_REWARD_REFERRED,
     }
@@ -102,6 +106,8 @@ def dashboard(request):
         context.update(_statement_block(request, sort))
     if part is None:
         context.update(_share_block(request))
+        if user.referred_by_id is not None:
+            context["invitation"] = referral_invitation(referred_user_id=user.pk)
     response = render(request, "referrals/dashboard.html" + (f"#{part}" if part else ""), context)
     if part == "stats" and _award_arrived(request, user):
         trigger_client_event(response, "credits-awarded")  # other blocks refresh themselves
@@ -163,7 +169,12 @@ def _award_arrived(request, user) -> bool:
         seen = int(request.GET.get("seen", ""))
     except ValueError:
         return False
-    return user.total_credits_earned > seen
+    return awards_seen(user) > seen
+
+
+def awards_seen(user) -> int:
+    """What the dashboard last showed of the user's rewards: earned plus held credits."""
+    return user.total_credits_earned + (user.held_credits or 0)
 
 
 @login_required

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import clerk
 from accounts.backends import SESSION_BACKEND
+from accounts.origin import request_origin
 from accounts.services import clerk_name_from_claims
 from referral_site.exceptions import ApplicationError
 from referrals.capture import referral_code_forget, referral_code_remembered
@@ -62,6 +63,7 @@ class ClerkSessionMiddleware:
                 clerk_user_id=claims["sub"],
                 name=clerk_name_from_claims(claims),
                 referral_code=code,
+                origin=request_origin(request),
             )
         except (ApplicationError, ValidationError):
             # e.g. a sub longer than the field allows

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django_mongodb_backend.fields import ArrayField
 
 
 class ReferralStatus(models.TextChoices):
@@ -14,6 +15,26 @@ class NotRewarded(models.TextChoices):
 
     BELOW_MINIMUM = "below_minimum", "First purchase below the qualifying amount"
     MONTHLY_CAP = "monthly_cap", "Over the referrer's monthly limit of rewards"
+    REJECTED = "rejected", "Rejected by staff after review"
+
+
+class Review(models.TextChoices):
+    """A conversion with abuse signals waits for staff instead of awarding."""
+
+    WAITING = "waiting", "Waiting for review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Signal(models.TextChoices):
+    """Why a conversion was sent for review (staff only: never shown to customers)."""
+
+    SAME_CARD = "same_card", "Paid with a card the referrer used"
+    SAME_IP = "same_ip", "Signed up from the referrer's IP address"
+    SAME_BROWSER = "same_browser", "Signed up in the referrer's browser"
+    DISPOSABLE_EMAIL = "disposable_email", "Disposable e-mail domain"
+    EMAIL_ALIAS = "email_alias", "The referrer's address with dots or a +tag"
+    VELOCITY = "velocity", "Many conversions for this referrer in 24 hours"
 
 
 class Referral(models.Model):
@@ -43,13 +64,45 @@ class Referral(models.Model):
     not_rewarded_reason = models.CharField(
         max_length=20, choices=NotRewarded.choices, blank=True, db_column="notRewardedReason"
     )
+    # Abuse signals: those seen at sign-up, and at conversion those of the purchase.
+    signals = ArrayField(
+        models.CharField(max_length=20, choices=Signal.choices),
+        default=list,
+        blank=True,
+        db_column="signals",
+    )
+    review = models.CharField(max_length=10, choices=Review.choices, blank=True, db_column="review")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_column="reviewedBy",
+        db_index=False,
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, db_column="reviewedAt")
+    review_note = models.CharField(max_length=500, blank=True, db_column="reviewNote")
+    # REFERRAL_HOLD_DAYS: when the rewards become spendable, and when they did.
+    reward_held_until = models.DateTimeField(null=True, blank=True, db_column="rewardHeldUntil")
+    reward_released_at = models.DateTimeField(null=True, blank=True, db_column="rewardReleasedAt")
+    # The qualifying purchase was refunded: the rewards were taken back and
+    # the referral can never convert again (its status stays the schema's).
+    reversed_at = models.DateTimeField(null=True, blank=True, db_column="reversedAt")
     created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
     updated_at = models.DateTimeField(auto_now=True, db_column="updatedAt")
 
     class Meta:
         db_table = "referrals"
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status"], name="referrals_status")]
+        indexes = [
+            models.Index(fields=["status"], name="referrals_status"),
+            # The velocity signal: a referrer's conversions in the last 24 hours.
+            models.Index(fields=["referrer", "converted_at"], name="referrals_referrer_converted"),
+            # The review queue and the release of held rewards.
+            models.Index(fields=["review", "converted_at"], name="referrals_review"),
+            models.Index(fields=["reward_held_until"], name="referrals_held_until"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["referrer", "referred_user"], name="referrals_referrer_referred_unique"

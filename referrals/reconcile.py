@@ -4,7 +4,9 @@
   the referral's insert and the referrer's count (``signups_reconcile``);
 * converted referrals whose rewards are not (all) in the ledger
   (``awards_reconcile``), run after the purchases' repair has finished the
-  conversions it owes.
+  conversions it owes;
+* reversed referrals whose rewards were not all taken back
+  (``reversals_reconcile``).
 """
 
 from collections.abc import Callable
@@ -13,6 +15,7 @@ from bson import ObjectId
 from django.utils import timezone
 
 from accounts.models import User
+from credits.models import CreditTransaction, Kind
 from credits.reconcile import ledger_keys_present
 from referral_site.batching import filter_in
 from referral_site.db.collections import collection
@@ -20,9 +23,13 @@ from referral_site.repair import RepairRun
 from referrals.conversion import (
     Conversion,
     referral_award,
+    referral_clawback_key,
+    referral_hold_end_key,
     referral_reward_grants,
+    referral_take_back,
 )
-from referrals.models import NotRewarded, Referral, ReferralStatus
+from referrals.models import Referral, ReferralStatus
+from referrals.selectors import referrals_owing_reward
 from referrals.services import referral_create
 
 
@@ -83,14 +90,17 @@ def awards_reconcile(
     referred user's qualifying purchase (the purchases app knows it)."""
     found = run.finding("converted referrals missing an award")
     converted = (
-        Referral.objects.filter(status=ReferralStatus.CONVERTED)
-        .exclude(not_rewarded_reason=NotRewarded.MONTHLY_CAP)
-        .values_list("pk", "referrer_id", "referred_user_id")
+        referrals_owing_reward()
+        .filter(status=ReferralStatus.CONVERTED)
+        .values_list("pk", "referrer_id", "referred_user_id", "reward_held_until")
     )
     expected = {}
-    for referral_id, referrer_id, referred_id in converted:
+    for referral_id, referrer_id, referred_id, held_until in converted:
         conversion = Conversion(
-            referral_id=referral_id, referrer_id=referrer_id, referred_user_id=referred_id
+            referral_id=referral_id,
+            referrer_id=referrer_id,
+            referred_user_id=referred_id,
+            held_until=held_until,
         )
         for grant in referral_reward_grants(conversion=conversion, purchase_id=None):
             expected[grant.idempotency_key] = conversion
@@ -102,3 +112,40 @@ def awards_reconcile(
             referral_award(
                 conversion=conversion, purchase_id=purchase_id_for(conversion.referred_user_id)
             )
+
+
+def reversals_reconcile(run: RepairRun) -> None:
+    """Reversed referrals with a reward still standing: the take-back is finished."""
+    found = run.finding("reversed referrals whose rewards were not all taken back")
+    reversed_ = {
+        r.pk: r
+        for r in Referral.objects.filter(reversed_at__isnull=False, reversed_at__lte=run.cutoff)
+    }
+    if not reversed_:
+        return
+    entries = {
+        e.idempotency_key: e
+        for e in filter_in(CreditTransaction.objects.all(), "referral_id", list(reversed_))
+    }
+    for referral in reversed_.values():
+        conversion = Conversion(
+            referral_id=referral.pk,
+            referrer_id=referral.referrer_id,
+            referred_user_id=referral.referred_user_id,
+            held_until=referral.reward_held_until,
+        )
+        standing = False
+        for grant in referral_reward_grants(conversion=conversion, purchase_id=None):
+            reward = entries.get(grant.idempotency_key)
+            if reward is None:
+                continue
+            end = entries.get(referral_hold_end_key(referral.pk, grant.user_id))
+            taken = entries.get(referral_clawback_key(referral.pk, grant.user_id))
+            released = reward.held_amount <= 0 or (end and end.kind == Kind.REWARD_RELEASE)
+            if (reward.held_amount > 0 and end is None) or (released and taken is None):
+                standing = True
+        if not standing:
+            continue
+        found.items.append(referral.pk)
+        if run.fix:
+            referral_take_back(conversion, purchase_id=None)

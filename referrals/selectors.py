@@ -8,8 +8,9 @@ from django.conf import settings
 
 from accounts.models import User
 from referral_site.db.collections import collection
+from referral_site.formats import day_label
 from referral_site.paging import Page, aware, facet_page
-from referrals.models import NotRewarded, Referral, ReferralStatus
+from referrals.models import NotRewarded, Referral, ReferralStatus, Review
 
 
 def referral_get_for_referred_user(*, referred_user_id) -> Referral | None:
@@ -18,6 +19,24 @@ def referral_get_for_referred_user(*, referred_user_id) -> Referral | None:
         return Referral.objects.get(referred_user_id=referred_user_id)
     except Referral.DoesNotExist:
         return None
+
+
+def referral_get(*, referral_id) -> Referral | None:
+    return Referral.objects.filter(pk=referral_id).first()
+
+
+def referrals_owing_reward():
+    """Referrals whose rewards are still owed once converted: not closed
+    unrewarded, not waiting for or refused by review, not reversed."""
+    return Referral.objects.filter(
+        not_rewarded_reason="",
+        review__in=["", Review.APPROVED],
+        reversed_at__isnull=True,
+    )
+
+
+def referral_reviews_waiting() -> int:
+    return collection(Referral).count_documents({"review": Review.WAITING.value})
 
 
 # --- The referral dashboard --------------------------------------------------
@@ -59,20 +78,84 @@ class ReferredUserRow:
     status: str
     converted_at: datetime | None
     not_rewarded_reason: str = ""
+    review: str = ""
+    held_until: datetime | None = None
+    released_at: datetime | None = None
+    reversed_at: datetime | None = None
 
     @property
     def state(self) -> str:
-        """The referral's state in plain words, for the people it concerns."""
+        """The referral's state in plain words, for the referrer.
+
+        Never names a detection rule: a referral under review or rejected says
+        only that.
+        """
+        return self._state(friend=False)
+
+    @property
+    def friend_state(self) -> str:
+        """The same state, for the friend who was invited."""
+        return self._state(friend=True)
+
+    def _state(self, *, friend: bool) -> str:
+        minimum = settings.REFERRAL_MIN_QUALIFYING_AMOUNT
+        if self.reversed_at is not None:
+            return "Reversed: " + ("your" if friend else "the") + " first purchase was refunded"
+        if self.review == Review.WAITING:
+            return "Under review: we are checking this referral before rewarding it"
+        if self.not_rewarded_reason == NotRewarded.REJECTED:
+            return "Not rewarded: it did not meet the programme's terms"
         if self.not_rewarded_reason == NotRewarded.MONTHLY_CAP:
             return "Not rewarded: this month's limit of rewards was already reached"
         if self.status == ReferralStatus.CONVERTED:
+            if self.held_until is not None and self.released_at is None:
+                return f"Held until {day_label(self.held_until)}, then spendable"
             return "Rewarded"
         if self.not_rewarded_reason == NotRewarded.BELOW_MINIMUM:
             return (
-                f"Not rewarded: the first purchase was under "
-                f"${settings.REFERRAL_MIN_QUALIFYING_AMOUNT} by card"
+                "Not rewarded: "
+                + ("your" if friend else "the")
+                + f" first purchase was under ${minimum} by card"
+            )
+        if friend:
+            return (
+                f"Pending: your welcome reward comes with a first purchase of ${minimum} "
+                f"or more by card"
             )
         return "Pending: no purchase yet"
+
+
+_ROW_FIELDS = {
+    "referredUserId": 1,
+    "createdAt": 1,
+    "status": 1,
+    "convertedAt": 1,
+    "notRewardedReason": 1,
+    "review": 1,
+    "rewardHeldUntil": 1,
+    "rewardReleasedAt": 1,
+    "reversedAt": 1,
+}
+
+
+def _row(document: dict, *, name: str) -> ReferredUserRow:
+    return ReferredUserRow(
+        name=name,
+        joined=aware(document["createdAt"]),
+        status=document["status"],
+        converted_at=aware(document.get("convertedAt")),
+        not_rewarded_reason=document.get("notRewardedReason") or "",
+        review=document.get("review") or "",
+        held_until=aware(document.get("rewardHeldUntil")),
+        released_at=aware(document.get("rewardReleasedAt")),
+        reversed_at=aware(document.get("reversedAt")),
+    )
+
+
+def referral_invitation(*, referred_user_id) -> ReferredUserRow | None:
+    """The referral a user signed up through, as their dashboard shows it (one indexed read)."""
+    document = collection(Referral).find_one({"referredUserId": referred_user_id}, _ROW_FIELDS)
+    return _row(document, name="") if document else None
 
 
 def referral_dashboard_referrals(
@@ -124,14 +207,5 @@ def referral_dashboard_referrals(
             {"_id": {"$in": [d["referredUserId"] for d in result.rows]}}, {"name": 1}
         )
         names = {u["_id"]: u.get("name", "") for u in users}
-    rows = [
-        ReferredUserRow(
-            name=names.get(d["referredUserId"], "(deleted)"),
-            joined=aware(d["createdAt"]),
-            status=d["status"],
-            converted_at=aware(d.get("convertedAt")),
-            not_rewarded_reason=d.get("notRewardedReason") or "",
-        )
-        for d in result.rows
-    ]
+    rows = [_row(d, name=names.get(d["referredUserId"], "(deleted)")) for d in result.rows]
     return stats, Page(object_list=rows, number=result.number, per_page=per_page, count=stats.total)

@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.origin import Origin
 from accounts.selectors import (
     referral_code_normalize,
     user_get_by_clerk_user_id,
@@ -19,6 +20,7 @@ from accounts.selectors import (
 )
 from accounts.services import CLERK_DEFAULT_NAME, ClerkUserTaken, EmailTaken, user_create
 from referral_site.exceptions import ApplicationError
+from referrals.abuse import signup_signals
 from referrals.models import Referral, ReferralStatus
 from referrals.selectors import referral_get_for_referred_user
 
@@ -38,7 +40,9 @@ class ReferralCodeUnknown(ApplicationError):
 # --- Capture at sign-up ---------------------------------------------------------
 
 
-def referral_create(*, referrer: User, referred_user: User) -> Referral:
+def referral_create(
+    *, referrer: User, referred_user: User, signals: list[str] | None = None
+) -> Referral:
     """Record that ``referrer`` brought ``referred_user``; exactly once per user.
 
     Idempotent: the unique index on referredUserId refuses a second document,
@@ -50,7 +54,8 @@ def referral_create(*, referrer: User, referred_user: User) -> Referral:
 
     ``referred_user.referred_by`` must already be ``referrer``: referredBy is
     written when the user is created, at sign-up, and is the record a repair
-    works from.
+    works from. ``signals`` are the sign-up's abuse signals (referrals.abuse),
+    checked again at conversion.
     """
     if referrer.pk == referred_user.pk:
         raise SelfReferral("You cannot use your own referral code.", field="referral_code")
@@ -61,6 +66,7 @@ def referral_create(*, referrer: User, referred_user: User) -> Referral:
         referred_user=referred_user,
         status=ReferralStatus.PENDING,
         credits_awarded=False,
+        signals=list(signals or []),
     )
     try:
         referral.save(force_insert=True)
@@ -83,7 +89,14 @@ def referral_create(*, referrer: User, referred_user: User) -> Referral:
 # --- Sign-up with a code ----------------------------------------------------------
 
 
-def user_signup(*, name: str, email: str, password: str, referral_code: str | None = None) -> User:
+def user_signup(
+    *,
+    name: str,
+    email: str,
+    password: str,
+    referral_code: str | None = None,
+    origin: Origin | None = None,
+) -> User:
     """Sign-up from the site: a local account, referred when a code is given.
 
     Steps, each safe to repeat (no multi-document transaction):
@@ -119,12 +132,19 @@ def user_signup(*, name: str, email: str, password: str, referral_code: str | No
             referral_create(referrer=existing.referred_by, referred_user=existing)
         return existing
     if referrer is not None:
-        referral_create(referrer=referrer, referred_user=user)
+        signals = signup_signals(
+            referrer=referrer, email=user.email, origin=origin, now=timezone.now()
+        )
+        referral_create(referrer=referrer, referred_user=user, signals=signals)
     return user
 
 
 def user_get_or_create_for_clerk(
-    *, clerk_user_id: str, name: str, referral_code: str | None = None
+    *,
+    clerk_user_id: str,
+    name: str,
+    referral_code: str | None = None,
+    origin: Origin | None = None,
 ) -> tuple[User, bool]:
     """The user with this clerkUserId, created on first sight; ``(user, created)``.
 
@@ -153,5 +173,6 @@ def user_get_or_create_for_clerk(
             referral_create(referrer=user.referred_by, referred_user=user)
         return user, False
     if referrer is not None:
-        referral_create(referrer=referrer, referred_user=user)
+        signals = signup_signals(referrer=referrer, email=None, origin=origin, now=timezone.now())
+        referral_create(referrer=referrer, referred_user=user, signals=signals)
     return user, True

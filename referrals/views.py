@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import ratelimit
 from accounts.backends import SESSION_BACKEND
 from accounts.forms import SignupForm
+from accounts.origin import request_origin
 from accounts.selectors import referral_code_normalize, user_get_by_referral_code
 from accounts.web import (
     failure_register,
@@ -83,7 +84,7 @@ def signup(request):
     form = SignupForm(request.POST)
     if form.is_valid():
         try:
-            user = user_signup(**form.cleaned_data)
+            user = user_signup(**form.cleaned_data, origin=request_origin(request))
         except ApplicationError as exc:
             exc.add_to_form(form)
         else:

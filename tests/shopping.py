@@ -3,6 +3,9 @@
 import re
 import uuid
 
+import stripe
+from django.conf import settings
+
 from credits.models import Kind
 from credits.services import credits_grant
 
@@ -29,3 +32,28 @@ def checkout_token(response) -> str:
     match = re.search(rb'name="token" value="([0-9a-f]{32})"', response.content)
     assert match, "checkout form has no token"
     return match.group(1).decode()
+
+
+def _stripe():
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY, base_addresses={"api": settings.STRIPE_API_BASE}
+    )
+
+
+def card_as_browser(number: str) -> dict:
+    """The form data the emulator's Stripe.js posts: the card object of a token."""
+    token = _stripe().v1.tokens.create(
+        params={"card": {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"}}
+    )
+    return {"payment_method_id": token.card.id}
+
+
+def card(number: str) -> dict:
+    """The checkout's form data for another test card: its own payment method and fingerprint."""
+    method = _stripe().v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"},
+        }
+    )
+    return {"payment_method_id": method.id}

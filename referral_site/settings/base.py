@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.origin.BrowserIdMiddleware",
     "referrals.middleware.ClerkSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -159,6 +160,20 @@ REFERRAL_REWARD_REFERRED = env.int("REFERRAL_REWARD_REFERRED", default=2)
 REFERRAL_MIN_QUALIFYING_AMOUNT = Decimal(env("REFERRAL_MIN_QUALIFYING_AMOUNT", default="5.00"))
 # Rewarded conversions per referrer per calendar month; unset: unlimited.
 REFERRAL_MONTHLY_CAP = env.int("REFERRAL_MONTHLY_CAP", default=None)
+# Days a conversion's rewards are held before they can be spent (the refund
+# window); 0 credits them at once. 14 is recommended in production.
+REFERRAL_HOLD_DAYS = env.int("REFERRAL_HOLD_DAYS", default=0)
+# A refund of the qualifying purchase this many days after the conversion
+# still takes both rewards back.
+REFERRAL_CLAWBACK_DAYS = env.int("REFERRAL_CLAWBACK_DAYS", default=30)
+# A referrer's conversions in 24 hours from which a new one waits for review; unset: off.
+REFERRAL_VELOCITY_LIMIT = env.int("REFERRAL_VELOCITY_LIMIT", default=10)
+# How recently the referrer must have used an IP address or browser for a
+# sign-up from the same one to be flagged for review.
+REFERRAL_SIGNAL_WINDOW_DAYS = env.int("REFERRAL_SIGNAL_WINDOW_DAYS", default=30)
+# The key of the hashes kept of IP addresses (never stored in clear);
+# defaults to one derived from SECRET_KEY.
+SIGNAL_HASH_KEY = env("SIGNAL_HASH_KEY", default="")
 
 LOGGING = {
     "version": 1,

@@ -257,6 +257,8 @@ def test_erase_pseudonymises_and_disables_the_account_but_keeps_the_books(histor
     ada, grace = history["ada"], history["grace"]
     before = books(mongo, ada, grace)
     old_clerk_id = mongo.users.find_one({"_id": ada.pk})["clerkUserId"]
+    seen = {"lastIpHash": "a" * 64, "lastBrowserHash": "b" * 64, "lastSeenAt": timezone.now()}
+    mongo.users.update_one({"_id": ada.pk}, {"$set": seen})
 
     # When
     output = erase_via_command(email="Ada@Example.com")
@@ -267,6 +269,7 @@ def test_erase_pseudonymises_and_disables_the_account_but_keeps_the_books(histor
     assert stored["email"] is None
     assert stored["isActive"] is False
     assert (stored["isStaff"], stored["isSuperuser"], stored["lastLogin"]) == (False, False, None)
+    assert (stored["lastIpHash"], stored["lastBrowserHash"], stored["lastSeenAt"]) == ("", "", None)
     assert stored["clerkUserId"].startswith("erased_")
     assert stored["clerkUserId"] != old_clerk_id
     assert stored["password"].startswith("!")  # Django's unusable password

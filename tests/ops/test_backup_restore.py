@@ -286,7 +286,7 @@ def test_restore_warns_when_the_backup_was_taken_at_another_schema_version(
 
     assert warnings.getvalue().startswith(
         "restore: the backup's migrations differ from this code's (accounts: backup "
-        "0001_initial, code 0003_"
+        "0001_initial, code 0004_"
     )
     assert warnings.getvalue().count("\n") == 1
 

@@ -8,7 +8,10 @@ from referral_site.db_monitoring import count_commands
 from tests.shopping import VISA, checkout_token
 
 GET_BOUND = 4
-AWARD_POST_BOUND = 12
+# 11 before the programme's abuse checks, which may add at most 4 (issue 14);
+# measured 14: the card check (referrer's purchases by card) and the velocity
+# count (referrer's conversions in 24 hours) add one each.
+AWARD_POST_BOUND = 15
 
 
 def _seed_history(user_factory, product_factory, n):

@@ -51,7 +51,7 @@ def test_receipt_shows_the_split_and_someone_elses_is_a_404(
     assert client.get("/purchases/nonsense/").status_code == 404
 
 
-def test_admin_refund_returns_the_credits_spent_and_keeps_awards(
+def test_admin_refund_returns_the_credits_spent_and_takes_back_the_awards(
     client, staff_user, referrer, referred, product_factory
 ):
     give_credits(referred, 2)
@@ -71,9 +71,15 @@ def test_admin_refund_returns_the_credits_spent_and_keeps_awards(
     referred.refresh_from_db()
     referrer.refresh_from_db()
     assert purchase.status == "refunded" and purchase.refunded_at is not None
-    assert referred.credits == 4 and referrer.credits == 2
+    # The 2 spent come back; both referral rewards (2 each) are taken back.
+    assert referred.credits == 2 and referrer.credits == 0
     refund = CreditTransaction.objects.get(kind="refund")
     assert (refund.amount, refund.actor_id, refund.purchase_id) == (2, staff_user.pk, purchase.pk)
+    clawbacks = CreditTransaction.objects.filter(kind="referral_clawback")
+    assert sorted((c.user_id == referrer.pk, c.amount) for c in clawbacks) == [
+        (False, -2),
+        (True, -2),
+    ]
 
 
 def test_only_staff_who_may_change_purchases_can_refund(client, user, product_factory):

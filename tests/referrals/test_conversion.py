@@ -17,8 +17,12 @@ def test_conversion_awards_both_users_the_configured_rewards_once(settings, refe
     settings.REFERRAL_REWARD_REFERRED = 1
     purchase_id = ObjectId()
 
-    first = referral_convert_for_purchase(referred_user_id=referred.pk, purchase_id=purchase_id)
-    again = referral_convert_for_purchase(referred_user_id=referred.pk, purchase_id=purchase_id)
+    first = referral_convert_for_purchase(
+        referred_user_id=referred.pk, referrer_id=referrer.pk, purchase_id=purchase_id
+    )
+    again = referral_convert_for_purchase(
+        referred_user_id=referred.pk, referrer_id=referrer.pk, purchase_id=purchase_id
+    )
 
     referral = Referral.objects.get(referred_user=referred)
     assert (
@@ -43,7 +47,12 @@ def test_conversion_awards_both_users_the_configured_rewards_once(settings, refe
 
 
 def test_a_buyer_who_was_not_referred_converts_nothing(user):
-    assert referral_convert_for_purchase(referred_user_id=user.pk, purchase_id=ObjectId()) is None
+    assert (
+        referral_convert_for_purchase(
+            referred_user_id=user.pk, referrer_id=ObjectId(), purchase_id=ObjectId()
+        )
+        is None
+    )
     assert CreditTransaction.objects.count() == 0
 
 
@@ -52,6 +61,7 @@ def test_the_callers_record_is_written_with_the_award_and_only_while_awarding(re
 
     referral_convert_for_purchase(
         referred_user_id=referred.pk,
+        referrer_id=referred.referred_by_id,
         purchase_id=ObjectId(),
         also=lambda: recorded.append(CreditTransaction.objects.count()),
     )
@@ -62,7 +72,9 @@ def test_the_callers_record_is_written_with_the_award_and_only_while_awarding(re
 def test_a_reward_set_to_zero_records_no_entry_for_that_side(settings, referrer, referred):
     settings.REFERRAL_REWARD_REFERRED = 0
 
-    referral_convert_for_purchase(referred_user_id=referred.pk, purchase_id=ObjectId())
+    referral_convert_for_purchase(
+        referred_user_id=referred.pk, referrer_id=referrer.pk, purchase_id=ObjectId()
+    )
 
     assert list(CreditTransaction.objects.values_list("user_id", "amount")) == [
         (referrer.pk, settings.REFERRAL_REWARD_REFERRER)

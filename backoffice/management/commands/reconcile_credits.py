@@ -10,7 +10,7 @@ from credits.reconcile import balances_reconcile
 from purchases.reconcile import purchases_reconcile
 from purchases.selectors import purchase_first_id_for_user
 from referral_site.repair import RepairRun
-from referrals.reconcile import awards_reconcile, signups_reconcile
+from referrals.reconcile import awards_reconcile, reversals_reconcile, signups_reconcile
 
 
 def reconcile(*, fix: bool, quiet_seconds: int) -> RepairRun:
@@ -19,6 +19,7 @@ def reconcile(*, fix: bool, quiet_seconds: int) -> RepairRun:
     signups_reconcile(run)  # referrals lost between the two sign-up inserts
     purchases_reconcile(run)  # interrupted purchases, credits owed, rewards a purchase owes
     awards_reconcile(run, purchase_id_for=purchase_first_id_for_user)
+    reversals_reconcile(run)  # rewards a refund should have taken back
     balances_reconcile(run)  # last: the caches after every ledger entry above
     return run
 
@@ -26,7 +27,8 @@ def reconcile(*, fix: bool, quiet_seconds: int) -> RepairRun:
 class Command(BaseCommand):
     help = (
         "Finish or roll back interrupted purchases, award missing referral credits and "
-        "bring users.credits/totalCreditsEarned back to the ledger's sums."
+        "take back rewards of refunded referrals and bring users.credits, heldCredits and "
+        "totalCreditsEarned back to the ledger's sums."
     )
 
     def add_arguments(self, parser):
