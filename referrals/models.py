@@ -128,3 +128,16 @@ class MonthlyRewardCount(models.Model):
 
     def __str__(self):
         return f"{self.key}: {self.count}"
+
+
+class ReferralLinkDay(models.Model):
+    """Referral link opens (/r/<code>/) per UTC day, for the staff funnel: one $inc each."""
+
+    day = models.CharField(max_length=10, unique=True, db_column="day")  # "YYYY-MM-DD"
+    opens = models.PositiveIntegerField(default=0, db_column="opens")
+
+    class Meta:
+        db_table = "referralLinkOpens"
+
+    def __str__(self):
+        return f"{self.day}: {self.opens}"

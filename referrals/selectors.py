@@ -1,7 +1,7 @@
 """Reads for referrals."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,7 +10,7 @@ from accounts.models import User
 from referral_site.db.collections import collection
 from referral_site.formats import day_label
 from referral_site.paging import Page, aware, facet_page
-from referrals.models import NotRewarded, Referral, ReferralStatus, Review
+from referrals.models import NotRewarded, Referral, ReferralLinkDay, ReferralStatus, Review
 
 
 def referral_get_for_referred_user(*, referred_user_id) -> Referral | None:
@@ -33,6 +33,14 @@ def referrals_owing_reward():
         review__in=["", Review.APPROVED],
         reversed_at__isnull=True,
     )
+
+
+def referral_link_opens(*, since: datetime) -> int:
+    """Referral links opened since that day (UTC days; one command)."""
+    rows = collection(ReferralLinkDay).find(
+        {"day": {"$gte": since.astimezone(UTC).strftime("%Y-%m-%d")}}, {"opens": 1}
+    )
+    return sum(r.get("opens", 0) for r in rows)
 
 
 def referral_reviews_waiting() -> int:

@@ -6,6 +6,8 @@ with referredBy set, then ``referral_create`` records the pending referral.
 Conversion on the first purchase is in referrals.conversion.
 """
 
+from datetime import UTC
+
 from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
@@ -19,9 +21,10 @@ from accounts.selectors import (
     user_get_by_referral_code,
 )
 from accounts.services import CLERK_DEFAULT_NAME, ClerkUserTaken, EmailTaken, user_create
+from referral_site.db.collections import collection
 from referral_site.exceptions import ApplicationError
 from referrals.abuse import signup_signals
-from referrals.models import Referral, ReferralStatus
+from referrals.models import Referral, ReferralLinkDay, ReferralStatus
 from referrals.selectors import referral_get_for_referred_user
 
 
@@ -38,6 +41,12 @@ class ReferralCodeUnknown(ApplicationError):
 
 
 # --- Capture at sign-up ---------------------------------------------------------
+
+
+def referral_link_opened(*, now=None) -> None:
+    """Count one opening of a valid referral link today (one upsert, no read)."""
+    day = (now or timezone.now()).astimezone(UTC).strftime("%Y-%m-%d")
+    collection(ReferralLinkDay).update_one({"day": day}, {"$inc": {"opens": 1}}, upsert=True)
 
 
 def referral_create(

@@ -27,7 +27,7 @@ from referrals.capture import (
     referral_code_remember,
     referral_code_remembered,
 )
-from referrals.services import user_signup
+from referrals.services import referral_link_opened, user_signup
 
 # --- Views ---------------------------------------------------------------------
 
@@ -54,6 +54,7 @@ def referral_link(request, code: str):
             "not found). You can still sign up without it.",
         )
         return redirect("referrals:signup")
+    referral_link_opened()
     response = redirect("referrals:signup")
     referral_code_remember(request, response, referral_code_normalize(code))
     return response
