@@ -2,13 +2,19 @@
 
 Counting at the driver, not in the ORM, sees every command: ORM queries and
 the direct pymongo calls that the credit services make alike. Used by tests
-and benchmarks to bound the database commands per request.
+and benchmarks to bound the database commands per request. The same listener
+logs slow commands and keeps the last RECENT_COMMANDS of them (name,
+collection, duration, time) for the admin overview's "slowest recent commands".
 """
 
+import heapq
 import logging
 import threading
+import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.conf import settings
 from pymongo import monitoring
@@ -52,16 +58,52 @@ class _CountingListener(monitoring.CommandListener):
         pass
 
 
+# How many of this process's latest commands the slowest are picked from.
+RECENT_COMMANDS = 500
+
+
+@dataclass(frozen=True)
+class RecentCommand:
+    name: str
+    collection: str
+    duration_ms: float
+    outcome: str
+    at: float  # time.time() when it finished
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromtimestamp(self.at, tz=UTC)
+
+
 class SlowCommandListener(monitoring.CommandListener):
     """Log every command slower than SLOW_QUERY_MS: collection, name, duration.
 
     Never the command document itself: filters and updates carry e-mail
     addresses, names and tokens, and logs carry no personal data.
+
+    Also keeps the last RECENT_COMMANDS commands of this process (name,
+    collection, duration, outcome, time) in a bounded deque, appended under
+    the lock the listener takes anyway, so recording costs one small tuple per
+    command; sorting happens only when someone asks for the slowest.
     """
 
-    def __init__(self):
+    def __init__(self, recent: int = RECENT_COMMANDS):
         self._collections: dict[tuple, str] = {}
         self._lock = threading.Lock()
+        self._recent: deque[tuple] = deque(maxlen=recent)
+
+    def slowest(self, limit: int = 10) -> list[RecentCommand]:
+        """The slowest of the recent commands, slowest first (this process only)."""
+        with self._lock:
+            recent = list(self._recent)
+        return [RecentCommand(*entry) for entry in heapq.nlargest(limit, recent, key=_duration)]
+
+    def recent_count(self) -> int:
+        return len(self._recent)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._recent.clear()
 
     def started(self, event):
         collection = event.command.get(event.command_name)
@@ -71,9 +113,10 @@ class SlowCommandListener(monitoring.CommandListener):
             )
 
     def _finish(self, event, outcome: str):
+        duration_ms = event.duration_micros / 1000
         with self._lock:
             collection = self._collections.pop((event.connection_id, event.request_id), "")
-        duration_ms = event.duration_micros / 1000
+            self._recent.append((event.command_name, collection, duration_ms, outcome, time.time()))
         # Read each time, so the threshold can change without new clients.
         if duration_ms >= settings.SLOW_QUERY_MS:
             slow_logger.warning(
@@ -97,9 +140,18 @@ class SlowCommandListener(monitoring.CommandListener):
         self._finish(event, "failed")
 
 
+def _duration(entry: tuple) -> float:
+    return entry[2]
+
+
 COUNTING_LISTENER = _CountingListener()
 SLOW_LISTENER = SlowCommandListener()
 slow_logger = logging.getLogger("referral_site.slow_query")
+
+
+def slowest_recent_commands(limit: int = 10) -> list[RecentCommand]:
+    """The slowest of this process's last RECENT_COMMANDS database commands."""
+    return SLOW_LISTENER.slowest(limit)
 
 
 def event_listeners() -> list[monitoring.CommandListener]:
