@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -75,7 +77,9 @@ class UserAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "email", "password1", "password2"]}),
         ("Permissions", {"fields": ["is_staff", "is_superuser"]}),
     ]
-    filter_horizontal = ["groups"]
+    # Django's two-box widget (SelectFilter2.js) puts aria-label on spans with
+    # no role, which assistive technology ignores: the plain multi-select is accessible.
+    filter_horizontal = ()
 
     def get_changelist(self, request, **kwargs):
         return UserChangeList
@@ -128,3 +132,11 @@ class UserAdmin(admin.ModelAdmin):
             setattr(obj, field.attname, getattr(created, field.attname))
         obj._state.adding = False
         obj._state.db = created._state.db
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class AccessibleGroupAdmin(GroupAdmin):
+    filter_horizontal = ()  # the plain multi-select (see UserAdmin)

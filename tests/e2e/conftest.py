@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
@@ -277,3 +278,23 @@ def catalog(transactional_db):
         product.title: product
         for product in Product.objects.filter(title__in=["Clean Code", "Refactoring"])
     }
+
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker):
+    """Database access for one data set shared by all the tests of a module.
+
+    ``transactional_db`` flushes the database after every test, so a module
+    that visits many pages with the same data would build it again for each.
+    Instead its own module-scoped fixture asks for this one and writes the
+    data ``with module_db.unblock():``; its tests then use no database
+    themselves (no ``django_db`` mark: their flush would remove the data) and
+    sign in with session ids made beforehand (``Client().force_login``). After
+    the module's last test the database is flushed, GridFS's collections included.
+    """
+    yield django_db_blocker
+    with django_db_blocker.unblock():
+        call_command("flush", verbosity=0, interactive=False)
+        connection.ensure_connection()
+        for name in ("fs.files", "fs.chunks"):
+            connection.database[name].delete_many({})
