@@ -26,7 +26,8 @@ class SignupForm(forms.Form):
         label="Password",
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validation.password_validators_help_text_html(),
+        # The validators' own list reads like a contract; this is what they ask.
+        help_text="At least 8 characters; not a common password, not only digits.",
     )
     referral_code = forms.CharField(
         label="Referral code (optional)",

@@ -19,8 +19,8 @@ CHANGE_CATEGORY_LISTED = 20
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("title", "author", "category", "price", "created_at")
-    list_filter = ("category",)
+    list_display = ("title", "author", "category", "price", "featured", "created_at")
+    list_filter = ("featured", "category")
     search_fields = ("title", "author")
     ordering = ("-created_at",)
     form = ProductAdminForm
@@ -30,6 +30,7 @@ class ProductAdmin(admin.ModelAdmin):
         "description",
         "price",
         "category",
+        "featured",
         "upload_cover",
         "image_url",
         "cover_preview",

@@ -124,6 +124,15 @@ DEMO_PRODUCTS = [
 ]
 
 
+# Staff's picks for the landing page in the demo.
+DEMO_FEATURED = (
+    "Clean Code",
+    "The Pragmatic Programmer",
+    "Refactoring",
+    "Designing Data-Intensive Applications",
+)
+
+
 def demo_products() -> list[dict]:
     return [
         {
@@ -133,6 +142,7 @@ def demo_products() -> list[dict]:
             "price": Decimal(price),
             "category": category,
             "image_url": image_url,
+            "featured": title in DEMO_FEATURED,
         }
         for title, author, description, price, category, image_url in DEMO_PRODUCTS
     ]

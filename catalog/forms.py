@@ -22,7 +22,7 @@ class ProductFilterForm(forms.Form):
     """
 
     q = forms.CharField(
-        label="Search titles",
+        label="Search titles and authors",
         required=False,
         widget=forms.TextInput(
             attrs={

@@ -42,6 +42,8 @@ class Product(models.Model):
     file_size = models.BigIntegerField(null=True, blank=True, db_column="fileSize")
     file_content_type = models.CharField(max_length=100, blank=True, db_column="fileContentType")
     file_sha256 = models.CharField(max_length=64, blank=True, db_column="fileSha256")
+    # Chosen by staff for the landing page (the newest fill the rest).
+    featured = models.BooleanField(default=False, db_column="featured")
     created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
     updated_at = models.DateTimeField(auto_now=True, db_column="updatedAt")
 
@@ -53,6 +55,7 @@ class Product(models.Model):
             models.Index(fields=["price"], name="products_price"),
             TextIndex(fields=["title"], name="products_title_text"),
             models.Index(fields=["-created_at"], name="products_created_desc"),
+            models.Index(fields=["-featured", "-created_at"], name="products_featured"),
         ]
 
     def __str__(self):

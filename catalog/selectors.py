@@ -10,7 +10,7 @@ import re
 from decimal import Decimal
 
 from bson import Decimal128, ObjectId
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from catalog.models import Product
 from referral_site.db.text_search import TextSearchResults, text_search
@@ -40,7 +40,8 @@ _WHOLE_WORDS = re.compile(r"\w+(?: \w+)*")
 
 
 def product_list_featured(*, limit: int = FEATURED_COUNT) -> list[Product]:
-    return list(Product.objects.order_by("-created_at")[:limit])
+    """Staff's featured products, newest first, then the newest others: one indexed query."""
+    return list(Product.objects.order_by("-featured", "-created_at")[:limit])
 
 
 def product_get(*, product_id: str) -> Product | None:
@@ -65,15 +66,15 @@ def product_search(
 ) -> QuerySet[Product] | TextSearchResults:
     """The products matching the catalog filters, in order, ready for a Paginator.
 
-    Title search (``q``):
+    Search (``q``) matches titles and authors:
 
     * plain words, and the products collection has its text index: a MongoDB
       ``$text`` search, which matches titles containing any of the words
       (case- and accent-insensitive; real MongoDB also stems them and ignores
       stop words);
-    * when that finds nothing (a word still being typed, such as "clea"), or
-      the query has punctuation, or there is no text index: a case-insensitive
-      substring match on the title.
+    * when that finds nothing (a word still being typed, such as "clea", or an
+      author's name), or the query has punctuation, or there is no text index:
+      a case-insensitive substring match on the title or the author.
 
     So the live search box finds "Clean Code" from "clea" on, and complete
     words use the index.
@@ -97,7 +98,7 @@ def product_search(
             )
             if results is not None:
                 return results
-        queryset = queryset.filter(title__icontains=q)
+        queryset = queryset.filter(Q(title__icontains=q) | Q(author__icontains=q))
     return queryset.order_by(*ordering)
 
 

@@ -19,6 +19,8 @@ class StatementRow:
     balance_after: int | None
     held: int = 0  # change of held credits (REFERRAL_HOLD_DAYS)
     held_until: datetime | None = None
+    kind: str = ""
+    referral_id: object = None
 
     @property
     def change(self) -> str:
@@ -51,6 +53,8 @@ def credit_statement(*, user_id, page: int = 1, per_page: int = STATEMENT_PER_PA
             balance_after=d.get("balanceAfter"),
             held=d.get("heldAmount") or 0,
             held_until=aware(d.get("heldUntil")),
+            kind=d["kind"],
+            referral_id=d.get("referralId"),
         )
         for d in result.rows
     ]

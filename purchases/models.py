@@ -102,6 +102,11 @@ class Purchase(models.Model):
     def __str__(self):
         return f"{self.product_name} ({self.amount})"
 
+    @property
+    def order_number(self) -> str:
+        """The short number customers quote: the id's last 8 hex digits (its counter part)."""
+        return str(self.pk)[-8:].upper()
+
 
 class PaymentEvent(models.Model):
     """A payment provider's webhook event, recorded once (unique eventId)."""

@@ -5,10 +5,12 @@ from decimal import Decimal
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from django.core.cache import cache
 from django.db import connection
 from django.http import Http404
 
 from catalog.models import Product
+from catalog.selectors import product_list_featured
 from purchases.delivery import download_available
 from purchases.models import Purchase, PurchaseStatus
 from referral_site.batching import filter_in
@@ -40,8 +42,16 @@ def purchase_first_id_for_user(user_id) -> ObjectId | None:
 
 
 def purchase_list_for_user(*, user):
-    """Newest first, on the userId index; the caller paginates."""
-    return Purchase.objects.filter(user=user).order_by("-created_at")
+    """Newest first, on the userId index; the caller paginates.
+
+    Declined and abandoned attempts are not purchases to the customer: they
+    are left out here (staff still see them in the admin).
+    """
+    return (
+        Purchase.objects.filter(user=user)
+        .exclude(status=PurchaseStatus.FAILED)
+        .order_by("-created_at")
+    )
 
 
 def purchase_for_product(*, user, product: Product) -> dict | None:
@@ -189,3 +199,33 @@ def purchase_library_for_user(*, user) -> list[LibraryItem]:
         owned.setdefault(purchase.product_id, purchase)
     products = {p.pk: p for p in filter_in(Product.objects.all(), "pk", list(owned))}
     return [LibraryItem(purchase=p, product=products.get(pid)) for pid, p in owned.items()]
+
+
+POPULAR_COUNT = 4
+POPULAR_CACHE_SECONDS = 600
+
+
+def products_popular(*, limit: int = POPULAR_COUNT) -> list[Product]:
+    """The best-selling products (completed purchases), for the not-found page.
+
+    One aggregation, kept for ten minutes in the cache, so a stream of 404s
+    from a crawler costs no more than one every ten minutes; the staff's
+    featured products fill in while there are fewer sales.
+    """
+    key = f"purchases:popular:{limit}"
+    ids = cache.get(key)
+    if ids is None:
+        pipeline = [
+            {"$match": purchases_counted_as_sales()},
+            {"$group": {"_id": "$productId", "n": {"$sum": 1}}},
+            {"$sort": {"n": -1, "_id": 1}},
+            {"$limit": limit},
+        ]
+        collection = connection.get_collection(Purchase._meta.db_table)
+        ids = [d["_id"] for d in collection.aggregate(pipeline)]
+        cache.set(key, ids, POPULAR_CACHE_SECONDS)
+    products = {p.pk: p for p in Product.objects.filter(pk__in=ids)} if ids else {}
+    popular = [products[i] for i in ids if i in products]
+    if len(popular) < limit:
+        popular += [p for p in product_list_featured(limit=limit) if p.pk not in products]
+    return popular[:limit]

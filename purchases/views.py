@@ -29,6 +29,7 @@ from purchases.forms import CheckoutForm
 from purchases.gateways import PaymentError, ensure_payment_provider
 from purchases.models import Purchase, PurchaseStatus
 from purchases.selectors import (
+    products_popular,
     purchase_for_product,
     purchase_get_for_user,
     purchase_library_for_user,
@@ -47,6 +48,7 @@ from purchases.services import (
 )
 from referral_site.exceptions import ApplicationError
 from referral_site.intents import is_intent_token, new_intent_token
+from referrals.selectors import referral_invitation
 
 PURCHASES_PER_PAGE = 20
 
@@ -251,6 +253,8 @@ def _render_checkout(
     template = "purchases/checkout.html"
     if request.htmx and request.htmx.target == "breakdown":
         template += "#breakdown"
+    elif request.user.referred_by_id is not None:
+        context["invitation"] = referral_invitation(referred_user_id=request.user.pk)
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
     # Back after paying must ask again (and land on the receipt), never show this copy.
@@ -306,6 +310,8 @@ def purchase_detail(request, purchase_id):
         "awaiting_payment": purchase_awaiting_payment(purchase),
         "downloadable": download_available(purchase_status=purchase.status, product=product),
     }
+    if purchase.is_first_purchase and request.user.referred_by_id is not None:
+        context["invitation"] = referral_invitation(referred_user_id=request.user.pk)
     response = render(request, "purchases/purchase_detail.html", context)
     patch_cache_control(response, private=True, no_store=True)
     return response
@@ -355,3 +361,8 @@ def purchase_download(request, purchase_id):
         response["Content-Range"] = f"bytes {delivery.start}-{delivery.end}/{delivery.size}"
     patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+def not_found(request, exception=None):
+    """handler404: a way on from here (search, popular products), with a 404 status."""
+    return render(request, "404.html", {"popular": products_popular()}, status=404)

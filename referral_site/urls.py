@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("backoffice.urls")),
 ]
 
+handler404 = "purchases.views.not_found"
 handler500 = "referral_site.errors.server_error"

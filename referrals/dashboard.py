@@ -3,9 +3,11 @@
 Commands per full page: session, user, one $facet on referrals (statistics and
 the page of referred users), the names of that page's users, one $facet on the
 ledger (the statement page): 5, whatever the number of referrals or entries;
-6 for a referred user (their own referral's state).
+2 more when the statement page has referral rewards (the friends' names) and
+1 more for a referred user (their own referral's state).
 """
 
+from dataclasses import replace
 from io import BytesIO
 from urllib.parse import quote, urlencode
 
@@ -19,13 +21,16 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
+from credits.models import Kind
 from credits.rules import credits_value
 from credits.selectors import credit_statement
 from referral_site.paging import page_number
+from referrals.offer import programme_offer
 from referrals.selectors import (
     DEFAULT_REFERRAL_SORT,
     REFERRAL_SORTS,
     referral_dashboard_referrals,
+    referral_friend_names,
     referral_invitation,
 )
 
@@ -69,11 +74,16 @@ def pager(
     }
 
 
-def share_links(link: str, name: str) -> dict[str, str]:
-    text = (
-        f"{name} invites you to the Referral Store: sign up with this link and we both "
-        f"earn credits on your first purchase."
+def share_text(name: str) -> str:
+    offer = programme_offer()
+    return (
+        f"{name} invites you to {settings.SHOP_NAME}: sign up with this link and get "
+        f"{offer.friend_value} in credits on your first purchase."
     )
+
+
+def share_links(link: str, name: str) -> dict[str, str]:
+    text = share_text(name)
     return {
         "email": f"mailto:?subject={quote('Join me at the Referral Store')}"
         f"&body={quote(text + ' ' + link)}",
@@ -96,6 +106,7 @@ def dashboard(request):
         "credit_value": settings.CREDIT_VALUE,
         "balance_value": credits_value(user.credits),
         "held_value": credits_value(user.held_credits or 0),
+        "earned_value": credits_value(user.total_credits_earned),
         "awards_seen": awards_seen(user),
         "reward_referrer": settings.REFERRAL_REWARD_REFERRER,
         "reward_referred": settings.REFERRAL_REWARD_REFERRED,
@@ -135,10 +146,29 @@ def _referrals_block(request, sort: str) -> dict:
     }
 
 
+# What a referrer's statement says of each referral entry, naming the friend.
+_FRIEND_ENTRIES = {
+    Kind.REFERRAL_REWARD_REFERRER: "{friend}'s first purchase",
+    Kind.REWARD_RELEASE: "{friend}'s first purchase: reward now spendable",
+    Kind.CLAWBACK: "{friend}'s first purchase was refunded: reward reversed",
+}
+
+
 def _statement_block(request, sort: str) -> dict:
     statement = credit_statement(
         user_id=request.user.pk, page=page_number(request.GET.get("spage"))
     )
+    mine = [row for row in statement.object_list if row.kind in _FRIEND_ENTRIES]
+    friends = referral_friend_names(
+        referrer_id=request.user.pk, referral_ids={row.referral_id for row in mine}
+    )
+    rows = [
+        replace(row, description=_FRIEND_ENTRIES[row.kind].format(friend=friends[row.referral_id]))
+        if row.kind in _FRIEND_ENTRIES and row.referral_id in friends
+        else row
+        for row in statement.object_list
+    ]
+    statement = replace(statement, object_list=rows)
     return {
         "statement": statement,
         "statement_pager": pager(
@@ -158,6 +188,7 @@ def _share_block(request) -> dict:
     return {
         "link": link,
         "share": share_links(link, request.user.name),
+        "share_text": share_text(request.user.name),
         "qr_svg": segno.make(link, error="m").svg_inline(
             scale=4, title="QR code of your referral link"
         ),

@@ -43,6 +43,33 @@ def referral_link_opens(*, since: datetime) -> int:
     return sum(r.get("opens", 0) for r in rows)
 
 
+def referral_friend_names(*, referrer_id, referral_ids) -> dict:
+    """{referral id: the referred friend's first name} for this referrer's referrals.
+
+    Two commands (the referrals by _id, then their users by _id), whatever the
+    number of ids; an erased account is "A friend".
+    """
+    if not referral_ids:
+        return {}
+    referrals = {
+        d["_id"]: d["referredUserId"]
+        for d in collection(Referral).find(
+            {"_id": {"$in": list(referral_ids)}, "referrerId": referrer_id}, {"referredUserId": 1}
+        )
+    }
+    if not referrals:
+        return {}
+    users = {
+        u["_id"]: ((u.get("name") or "").split() or ["A friend"])[0]
+        if u.get("isActive", True)
+        else "A friend"
+        for u in collection(User).find(
+            {"_id": {"$in": list(set(referrals.values()))}}, {"name": 1, "isActive": 1}
+        )
+    }
+    return {rid: users.get(uid, "A friend") for rid, uid in referrals.items()}
+
+
 def referral_reviews_waiting() -> int:
     return collection(Referral).count_documents({"review": Review.WAITING.value})
 
@@ -99,6 +126,24 @@ class ReferredUserRow:
         only that.
         """
         return self._state(friend=False)
+
+    @property
+    def awaiting_first_purchase(self) -> bool:
+        return (
+            self.status == ReferralStatus.PENDING
+            and not self.not_rewarded_reason
+            and self.reversed_at is None
+        )
+
+    @property
+    def friend_receipt(self) -> str:
+        """What the friend's first receipt says of their welcome reward."""
+        rewarded = (
+            self.status == ReferralStatus.CONVERTED and self._state(friend=True) == "Rewarded"
+        )
+        if rewarded:
+            return "Your first purchase: you and the friend who invited you both earned credits."
+        return "Your welcome reward: " + self._state(friend=True)
 
     @property
     def friend_state(self) -> str:

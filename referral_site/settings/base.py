@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "referrals.context_processors.programme",
             ],
         },
     },
@@ -241,6 +242,8 @@ CHECKOUT_LEASE_SECONDS = env.int("CHECKOUT_LEASE_SECONDS", default=120)
 
 # The site's address, for links in e-mails (receipts).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# The shop's name, shown in the admin's header and title.
+SHOP_NAME = env("SHOP_NAME", default="Referral Store")
 
 # --- Product files and covers (GridFS, referral_site/storage.py) -------------
 PRODUCT_FILE_MAX_BYTES = env.int("PRODUCT_FILE_MAX_BYTES", default=200 * 1024 * 1024)

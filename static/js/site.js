@@ -1,4 +1,39 @@
 // Small progressive enhancements; every page works without this file.
+document.documentElement.classList.add("js");
+
+// The header's menu button (phones): shows and hides the links.
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest(".nav-toggle, .filters-toggle");
+  if (!toggle) return;
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", String(open));
+  const panel = document.getElementById(toggle.getAttribute("aria-controls"));
+  if (panel) panel.classList.toggle("is-open", open);
+});
+
+// Every htmx request: a spinner in the header and its target region dimmed.
+document.addEventListener("htmx:beforeRequest", (event) => {
+  document.body.classList.add("is-loading");
+  const target = event.detail.target;
+  if (target) target.classList.add("is-updating");
+});
+document.addEventListener("htmx:afterRequest", (event) => {
+  document.body.classList.remove("is-loading");
+  const target = event.detail.target;
+  if (target) target.classList.remove("is-updating");
+});
+
+// The phone's share sheet (Web Share API), where there is one; the share links stay.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-share-url]").forEach((button) => {
+    if (!navigator.share) return;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      navigator.share({ title: button.dataset.shareTitle, text: button.dataset.shareText, url: button.dataset.shareUrl })
+        .catch(() => {});
+    });
+  });
+});
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy-target]");
   if (!button) return;

@@ -342,8 +342,9 @@ def test_erased_users_referral_code_stops_working(history, client):
 
     # Then
     assert user_get_by_referral_code(code=code) is None
-    response = client.get(f"/r/{code}/", follow=True)
-    assert "This invitation link is not valid" in response.content.decode()
+    response = client.get(f"/r/{code}/")
+    assert response.status_code == 404
+    assert "This invitation link doesn't work" in response.content.decode()
 
 
 def test_erasing_again_is_a_no_op_that_says_already_erased(history, mongo):

@@ -40,9 +40,14 @@ def test_friend_invited_by_link_buys_and_both_earn_credits_then_referrer_spends_
     bob = new_page()
     bob_problems = watch_for_page_errors(bob)
     bob.goto(link)
+    expect(bob.get_by_role("heading", level=1)).to_have_text(
+        "Ada Lovelace invited you to Referral Store"
+    )
+    bob.get_by_role("link", name="Sign up and claim $20").click()
     expect(bob).to_have_url(re.compile(r"/accounts/signup/$"))
     expect(bob.locator(".invited-by")).to_contain_text("Invited by Ada Lovelace")
     sign_up(bob, name="Bob Byron", email="bob@example.com")
+    expect(bob).to_have_url(re.compile(r"/welcome/$"))
     expect(bob.locator(".credits-badge")).to_have_text("0 credits")
 
     # ... finds Clean Code with the live search (results swapped in, no page load) ...

@@ -16,7 +16,9 @@ from purchases.services import purchase_checkout
 from referral_site.db_monitoring import count_commands
 from referrals.models import Referral
 
-DASHBOARD_BOUND = 5
+# session, user, referrals $facet, their names, ledger $facet, and the friends
+# named on the statement page (their referrals, their names).
+DASHBOARD_BOUND = 7
 
 
 @pytest.fixture
@@ -82,15 +84,18 @@ def test_the_link_is_absolute_with_copy_button_qr_and_share_links(client, referr
     assert 'filename="referral-link.png"' in png["Content-Disposition"]
 
 
-def test_a_new_user_sees_what_the_programme_offers(client, referrer):
+def test_a_new_user_sees_what_the_programme_offers_in_dollars(client, settings, referrer):
+    settings.REFERRAL_REWARD_REFERRER = 3
     client.force_login(referrer)
 
     html = client.get("/dashboard/").content.decode()
 
     assert 'id="programme"' in html
-    assert "you earn <strong>2 credits</strong>" in html
-    assert "your friend earns <strong>2 credits</strong>" in html
-    assert "Each credit is worth <strong>$10.00</strong>" in html
+    assert "Give $20, get $30" in html  # 2 and 3 credits of $10.00
+    assert "gets <strong>$20</strong> in credits and you get <strong>$30</strong>" in html
+    assert "first purchase of $5 or more" in html
+    # Sharing comes first, the statistics after it.
+    assert html.index('id="referral-link"') < html.index('id="stat-credits"')
     assert "No one has signed up with your link yet." in html
 
 
@@ -113,7 +118,7 @@ def test_referred_users_paginate_and_sort_by_joined_and_status(
     oldest = client.get("/dashboard/?sort=joined").content.decode()
     by_status = client.get("/dashboard/?sort=status").content.decode()
 
-    names = lambda html: re.findall(r"<td>(Friend \d\d)</td>", html)  # noqa: E731
+    names = lambda html: re.findall(r'<td data-label="Name">(Friend \d\d)</td>', html)  # noqa: E731
     assert names(newest) == [f"Friend {i:02d}" for i in range(11, 1, -1)]
     assert names(second) == ["Friend 01", "Friend 00"]
     assert names(oldest)[:3] == ["Friend 00", "Friend 01", "Friend 02"]
@@ -169,8 +174,8 @@ def test_credit_statement_lists_entries_with_balance_after_paginated(client, ref
 
     assert "Goodwill 11" in first and "Goodwill 0" not in first
     assert "Goodwill 0" in second and "Goodwill 1<" in second
-    assert "<td>78</td>" in first  # balance after the last grant: 1 + ... + 12
-    assert "<td>1</td>" in second  # balance after the first grant
+    assert '<td data-label="Balance after">78</td>' in first  # after the last grant: 1 + ... + 12
+    assert '<td data-label="Balance after">1</td>' in second  # after the first grant
 
 
 def test_another_users_data_is_never_shown(client, referrer, user_factory):
@@ -209,7 +214,7 @@ def _seed(referrer, n):
         )
         for i in range(n)
     )
-    Referral.objects.bulk_create(
+    referrals = Referral.objects.bulk_create(
         Referral(
             referrer=referrer,
             referred_user=f,
@@ -218,15 +223,17 @@ def _seed(referrer, n):
         )
         for i, f in enumerate(friends)
     )
+    # Rewards naming their friends on the statement: its costliest page.
     CreditTransaction.objects.bulk_create(
         CreditTransaction(
             user=referrer,
             amount=1,
-            kind="adjustment",
+            kind="referral_reward_referrer",
+            referral=r,
             reason="seed",
             idempotency_key=f"seed:{uuid.uuid4().hex}",
         )
-        for _ in range(n)
+        for r in referrals
     )
 
 

@@ -10,13 +10,18 @@ from referrals.capture import REFERRAL_COOKIE, REFERRAL_SESSION_KEY
 from referrals.models import Referral
 
 
-def test_referral_link_remembers_the_code_and_leads_to_signup(client, referrer):
+def test_referral_link_shows_the_invite_page_and_remembers_the_code(client, referrer):
     # When
     response = client.get(f"/r/{referrer.referral_code}/")
 
-    # Then: a redirect to sign-up, the code in the session and a 30-day signed cookie
-    assert response.status_code == 302
-    assert response["Location"] == "/accounts/signup/"
+    # Then: who invited you, what you get and when, a way to sign up; the
+    # code in the session and a 30-day signed cookie
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Grace Hopper</span> invited you to Referral Store" in page
+    assert "get <strong>$20</strong> in credits" in page
+    assert "As soon as they make their first purchase of $5 or more" in page
+    assert 'href="/accounts/signup/"' in page
     assert client.session[REFERRAL_SESSION_KEY] == referrer.referral_code
     cookie = response.cookies[REFERRAL_COOKIE]
     assert cookie["max-age"] == 30 * 24 * 60 * 60
@@ -75,9 +80,9 @@ def test_signup_through_a_link_stores_the_documents_of_schema_md(
         "/accounts/signup/", {**signup_data, "referral_code": referrer.referral_code}
     )
 
-    # Then: signed in and sent on
+    # Then: signed in and sent to the page written for invited friends
     assert response.status_code == 302
-    assert response["Location"] == "/dashboard/"
+    assert response["Location"] == "/welcome/"
     assert client.session.get("_auth_user_id")
     assert REFERRAL_SESSION_KEY not in client.session
     # the new user's document
@@ -129,7 +134,7 @@ def test_lower_case_code_in_the_link_is_accepted(client, referrer):
     response = client.get(f"/r/{referrer.referral_code.lower()}/")
 
     # Then
-    assert response["Location"] == "/accounts/signup/"
+    assert response.status_code == 200
     assert client.session[REFERRAL_SESSION_KEY] == referrer.referral_code
     page = client.get("/accounts/signup/").content.decode()
     assert "Invited by <strong>Grace Hopper</strong>" in page
@@ -148,27 +153,30 @@ def test_lower_case_code_typed_into_the_form_refers_the_user(client, referrer, s
     assert mongo.referrals.count_documents({"referredUserId": new["_id"]}) == 1
 
 
-def test_unknown_code_in_the_link_shows_a_message_and_signup_stays_open(client, referrer):
+def test_unknown_code_in_the_link_explains_itself_and_signup_stays_open(client, referrer):
     # When
-    response = client.get("/r/ZZZZZZZZ/", follow=True)
+    response = client.get("/r/ZZZZZZZZ/")
 
     # Then
     content = response.content.decode()
-    assert response.status_code == 200
-    assert response.redirect_chain == [("/accounts/signup/", 302)]
-    assert "This invitation link is not valid" in content
-    assert '<form method="post" action="/accounts/signup/"' in content
-    assert "Invited by" not in content
+    assert response.status_code == 404
+    assert "This invitation link doesn't work" in content
+    assert "sign up without it" in content and 'href="/accounts/signup/"' in content
+    assert "og:title" not in content
     assert REFERRAL_SESSION_KEY not in client.session
     assert REFERRAL_COOKIE not in response.client.cookies
+    signup = client.get("/accounts/signup/").content.decode()
+    assert '<form method="post" action="/accounts/signup/"' in signup
+    assert "Invited by" not in signup
 
 
 def test_malformed_code_in_the_link_is_treated_as_unknown(client, referrer):
     # When
-    response = client.get("/r/not-a-code-at-all/", follow=True)
+    response = client.get("/r/not-a-code-at-all/")
 
     # Then
-    assert "This invitation link is not valid" in response.content.decode()
+    assert response.status_code == 404
+    assert "This invitation link doesn't work" in response.content.decode()
     assert REFERRAL_SESSION_KEY not in client.session
 
 
