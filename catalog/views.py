@@ -16,9 +16,11 @@ from catalog.selectors import (
     product_list_featured,
     product_search,
 )
+from referral_site.caching import shared_for_visitors
 
 
 @require_GET
+@shared_for_visitors
 def home(request):
     return render(request, "home.html", {"products": product_list_featured()})
 
@@ -43,6 +45,7 @@ def product_cover(request, product_id):
 
 
 @require_GET
+@shared_for_visitors
 def product_list(request):
     form = ProductFilterForm(request.GET)
     form.is_valid()  # invalid values fall back to their defaults, with a notice: never a 400

@@ -11,6 +11,7 @@ an intent retrieved from the API (or a verified webhook) that ``matches`` it.
 import logging
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from pathlib import Path
 
 import stripe
@@ -119,13 +120,15 @@ def intent_from(obj) -> Intent:
     )
 
 
+@lru_cache(maxsize=4)
+def _stripe_client(secret_key: str, api_base: str) -> stripe.StripeClient:
+    """One client per process and configuration: its HTTP connection pool is reused."""
+    return stripe.StripeClient(secret_key, base_addresses={"api": api_base}, max_network_retries=2)
+
+
 class StripeGateway:
     def __init__(self):
-        self._client = stripe.StripeClient(
-            settings.STRIPE_SECRET_KEY,
-            base_addresses={"api": settings.STRIPE_API_BASE},
-            max_network_retries=2,
-        )
+        self._client = _stripe_client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
 
     def _call(self, what: str, request):
         try:

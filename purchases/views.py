@@ -46,6 +46,7 @@ from purchases.services import (
     purchase_check_payment,
     purchase_checkout,
 )
+from referral_site.caching import shared_for_visitors
 from referral_site.exceptions import ApplicationError
 from referral_site.intents import is_intent_token, new_intent_token
 from referrals.selectors import referral_invitation
@@ -54,6 +55,7 @@ PURCHASES_PER_PAGE = 20
 
 
 @require_GET
+@shared_for_visitors
 def product_detail(request, product_id):
     product = product_get(product_id=product_id)
     if product is None:

@@ -8,6 +8,7 @@ ledger (the statement page): 5, whatever the number of referrals or entries;
 """
 
 from dataclasses import replace
+from functools import lru_cache
 from io import BytesIO
 from urllib.parse import quote, urlencode
 
@@ -189,10 +190,14 @@ def _share_block(request) -> dict:
         "link": link,
         "share": share_links(link, request.user.name),
         "share_text": share_text(request.user.name),
-        "qr_svg": segno.make(link, error="m").svg_inline(
-            scale=4, title="QR code of your referral link"
-        ),
+        "qr_svg": qr_svg(link),
     }
+
+
+@lru_cache(maxsize=2048)
+def qr_svg(link: str) -> str:
+    """The QR code of a referral link, encoded once per link and process (it never changes)."""
+    return segno.make(link, error="m").svg_inline(scale=4, title="QR code of your referral link")
 
 
 def _award_arrived(request, user) -> bool:

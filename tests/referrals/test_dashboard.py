@@ -264,3 +264,17 @@ def test_absurd_page_numbers_show_the_last_page(client, referrer, user_factory):
         response = client.get(f"/dashboard/?{query}")
         assert response.status_code == 200, query
         assert "Only Friend" in response.content.decode(), query
+
+
+def test_the_qr_code_is_encoded_once_per_link(client, referrer):
+    from referrals.dashboard import qr_svg
+
+    client.force_login(referrer)
+    client.get("/dashboard/")
+    before = qr_svg.cache_info()
+
+    client.get("/dashboard/")
+    client.get("/dashboard/")
+
+    after = qr_svg.cache_info()
+    assert (after.misses, after.hits) == (before.misses, before.hits + 2)
