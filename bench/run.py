@@ -137,6 +137,8 @@ def main(argv=None) -> int:
             "MONGODB_URI": server.uri,
             "MONGODB_NAME": DB_NAME,
             "DEBUG": "false",
+            # Commands per page are counted in this process (count_commands).
+            "DB_COMMAND_COUNTING": "true",
             "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
             # The slow-query log would report most commands of a loaded stand-in.
             "LOG_LEVEL": "ERROR",

@@ -155,13 +155,22 @@ def slowest_recent_commands(limit: int = 10) -> list[RecentCommand]:
 
 
 def event_listeners() -> list[monitoring.CommandListener]:
-    """The listeners every MongoClient of the site is created with."""
-    return [COUNTING_LISTENER, SLOW_LISTENER]
+    """The listeners every MongoClient of the site is created with.
+
+    The counting listener only where something counts (the tests, the
+    benchmark: DB_COMMAND_COUNTING); production pays for the slow-query one only.
+    """
+    if settings.DB_COMMAND_COUNTING:
+        return [COUNTING_LISTENER, SLOW_LISTENER]
+    return [SLOW_LISTENER]
 
 
 @contextmanager
 def count_commands():
     """Collect the commands this thread sends inside the block."""
+    if not settings.DB_COMMAND_COUNTING:
+        # Counting without the listener would report 0: refuse instead.
+        raise RuntimeError("count_commands needs DB_COMMAND_COUNTING=true (tests, benchmark)")
     log = CommandLog()
     logs = COUNTING_LISTENER._logs()
     logs.append(log)

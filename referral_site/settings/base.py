@@ -244,6 +244,9 @@ CHECKOUT_LEASE_SECONDS = env.int("CHECKOUT_LEASE_SECONDS", default=120)
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # The shop's name, shown in the admin's header and title.
 SHOP_NAME = env("SHOP_NAME", default="Referral Store")
+# Count every database command per thread (referral_site.db_monitoring.count_commands):
+# on in the tests and the benchmark only.
+DB_COMMAND_COUNTING = env.bool("DB_COMMAND_COUNTING", default=False)
 
 # --- Product files and covers (GridFS, referral_site/storage.py) -------------
 PRODUCT_FILE_MAX_BYTES = env.int("PRODUCT_FILE_MAX_BYTES", default=200 * 1024 * 1024)

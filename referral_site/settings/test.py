@@ -15,3 +15,5 @@ STORAGES = {
 # The embedded server under a loaded CI machine is slow; tests that check the
 # slow-query log set their own threshold.
 SLOW_QUERY_MS = 5000
+# The tests count the database commands of pages (hot paths stay flat).
+DB_COMMAND_COUNTING = True

@@ -1,5 +1,7 @@
 import logging
 
+import pytest
+
 from accounts.models import User
 
 
@@ -23,3 +25,20 @@ def test_fast_commands_are_not_logged(settings, user, caplog):
         User.objects.filter(email="ada@example.com").count()
 
     assert not [r for r in caplog.records if r.name == "referral_site.slow_query"]
+
+
+def test_the_counting_listener_is_attached_only_where_something_counts(settings):
+    from referral_site.db_monitoring import (
+        COUNTING_LISTENER,
+        SLOW_LISTENER,
+        count_commands,
+        event_listeners,
+    )
+
+    assert event_listeners() == [COUNTING_LISTENER, SLOW_LISTENER]  # the tests count
+
+    settings.DB_COMMAND_COUNTING = False  # production's default
+
+    assert event_listeners() == [SLOW_LISTENER]
+    with pytest.raises(RuntimeError, match="DB_COMMAND_COUNTING"), count_commands():
+        pass
