@@ -238,9 +238,11 @@ def new_page(request, browser, live_site):
         context.close()
 
 
-@pytest.fixture
-def catalog(transactional_db):
-    """Two catalog pages (24 a page): Clean Code, Refactoring and 28 others, by title."""
+def seed_catalog() -> dict[str, Product]:
+    """Two catalog pages (24 a page): Clean Code, Refactoring and 28 others, by title.
+
+    Clean Code has its file to download. Returns the two named products by title.
+    """
     fillers = [
         Product(
             title=f"Field Guide Volume {n:02d}",
@@ -278,6 +280,12 @@ def catalog(transactional_db):
         product.title: product
         for product in Product.objects.filter(title__in=["Clean Code", "Refactoring"])
     }
+
+
+@pytest.fixture
+def catalog(transactional_db):
+    """The seeded catalog (seed_catalog) for one test."""
+    return seed_catalog()
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,10 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.loader import render_to_string
 from django.test import Client
 from django.utils.encoding import force_bytes
@@ -37,13 +35,11 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import RateLimitBucket
 from accounts.services import user_create
-from catalog.models import Category, Product
-from catalog.services import product_file_attach
 from credits.models import CreditTransaction
 from purchases.models import PaymentEvent, Purchase, PurchaseStatus
 from referrals.models import Referral, ReferralStatus, Review, Signal
 from referrals.services import referral_create
-from tests.e2e.conftest import CLEAN_CODE_FILE, ROOT, TIMEOUT_MS
+from tests.e2e.conftest import ROOT, TIMEOUT_MS, seed_catalog
 from tests.e2e.helpers import THREE_D_SECURE, VISA, pay_by_card
 
 pytestmark = pytest.mark.e2e
@@ -67,39 +63,8 @@ def _session(user) -> str:
 def site(module_db, browser, live_site):
     """The pages' data (ids, codes, sessions), built once for the module."""
     with module_db.unblock():
-        fillers = [
-            Product(
-                title=f"Field Guide Volume {n:02d}",
-                description="A guide.",
-                author="Various",
-                price=Decimal("9.99") + n,
-                category=Category.COURSE,
-            )
-            for n in range(28)
-        ]
-        named = [
-            Product(
-                title="Clean Code",
-                description="Agile craftsmanship.",
-                author="Robert C. Martin",
-                price=Decimal("32.99"),
-                category=Category.EBOOK,
-            ),
-            Product(
-                title="Refactoring",
-                description="Improving the design of existing code.",
-                author="Martin Fowler",
-                price=Decimal("45.00"),
-                category=Category.EBOOK,
-            ),
-        ]
-        Product.objects.bulk_create(fillers + named)
-        clean_code = Product.objects.get(title="Clean Code")
-        refactoring = Product.objects.get(title="Refactoring")
-        product_file_attach(
-            product=clean_code,
-            upload=SimpleUploadedFile("clean-code.pdf", CLEAN_CODE_FILE, "application/pdf"),
-        )
+        products = seed_catalog()
+        clean_code, refactoring = products["Clean Code"], products["Refactoring"]
 
         def person(name, email, **extra):
             return user_create(email=email, password=PASSWORD, name=name, **extra)
