@@ -136,12 +136,20 @@ class ReferredUserRow:
         )
 
     @property
+    def spendable(self) -> bool:
+        """Converted and rewarded, the rewards spendable now (not held, reviewed or reversed)."""
+        return (
+            self.status == ReferralStatus.CONVERTED
+            and self.reversed_at is None
+            and self.review != Review.WAITING
+            and not self.not_rewarded_reason
+            and not (self.held_until is not None and self.released_at is None)
+        )
+
+    @property
     def friend_receipt(self) -> str:
         """What the friend's first receipt says of their welcome reward."""
-        rewarded = (
-            self.status == ReferralStatus.CONVERTED and self._state(friend=True) == "Rewarded"
-        )
-        if rewarded:
+        if self.spendable:
             return "Your first purchase: you and the friend who invited you both earned credits."
         return "Your welcome reward: " + self._state(friend=True)
 
@@ -160,10 +168,10 @@ class ReferredUserRow:
             return "Not rewarded: it did not meet the programme's terms"
         if self.not_rewarded_reason == NotRewarded.MONTHLY_CAP:
             return "Not rewarded: this month's limit of rewards was already reached"
-        if self.status == ReferralStatus.CONVERTED:
-            if self.held_until is not None and self.released_at is None:
-                return f"Held until {day_label(self.held_until)}, then spendable"
+        if self.spendable:
             return "Rewarded"
+        if self.status == ReferralStatus.CONVERTED:
+            return f"Held until {day_label(self.held_until)}, then spendable"
         if self.not_rewarded_reason == NotRewarded.BELOW_MINIMUM:
             return (
                 "Not rewarded: "
