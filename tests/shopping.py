@@ -8,11 +8,23 @@ from django.conf import settings
 
 from credits.models import Kind
 from credits.services import credits_grant
+from purchases.services import purchase_checkout
 
 # What the checkout's Stripe.js posts for a card: a payment method, never the number.
 # The emulator's test methods: a Visa that is charged, and one its bank declines.
 VISA = {"payment_method_id": "pm_card_visa"}
 DECLINED = {"payment_method_id": "pm_card_chargeCustomerFail"}
+
+
+def buy(user, product, *, credits=0, payment_method_id=VISA["payment_method_id"]):
+    """A checkout through the service, as the checkout view makes it (a fresh intent token)."""
+    return purchase_checkout(
+        user=user,
+        product=product,
+        credits_used=credits,
+        token=uuid.uuid4().hex,
+        payment_method_id=payment_method_id,
+    )
 
 
 def give_credits(user, n):

@@ -28,10 +28,9 @@ from purchases.services import (
     checkout_quote,
     credit_choices,
     purchase_check_payment,
-    purchase_checkout,
     purchase_refund,
 )
-from tests.shopping import give_credits
+from tests.shopping import buy, give_credits
 
 THREE_D_SECURE = "4000002500003155"  # the emulator asks for 3-D Secure, then charges
 CHARGE_DECLINED = "pm_card_chargeCustomerFail"
@@ -78,16 +77,6 @@ def authenticate(intent_id: str, client_secret: str, *, approve: bool) -> None:
     )
     with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - the loopback emulator
         pass
-
-
-def buy(user, product, *, payment_method_id="pm_card_visa", credits=0):
-    return purchase_checkout(
-        user=user,
-        product=product,
-        credits_used=credits,
-        token=uuid.uuid4().hex,
-        payment_method_id=payment_method_id,
-    )
 
 
 def waiting_for_3ds(stripe_api, user, product, credits=0) -> tuple[Purchase, str]:

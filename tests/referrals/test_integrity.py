@@ -5,7 +5,6 @@ dashboard and the management commands, against the embedded server.
 """
 
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -20,26 +19,16 @@ from django.utils import timezone
 from credits.models import CreditTransaction, Kind
 from credits.services import InsufficientCredits, credits_spend
 from purchases.models import Purchase
-from purchases.services import purchase_checkout, purchase_refund, purchase_reward_referral
+from purchases.services import purchase_refund, purchase_reward_referral
 from referral_site.formats import day_label
 from referrals.conversion import referral_release_due
 from referrals.models import NotRewarded, Referral, ReferralStatus, Review, Signal
 from referrals.services import referral_create
 from tests.factories import UserFactory
-from tests.shopping import card, card_as_browser
+from tests.shopping import buy, card, card_as_browser
 
 PASSWORD = "correct-horse-battery"
 MASTERCARD = "5555555555554444"
-
-
-def buy(user, product, *, payment_method_id="pm_card_visa", credits_used=0):
-    return purchase_checkout(
-        user=user,
-        product=product,
-        credits_used=credits_used,
-        token=uuid.uuid4().hex,
-        payment_method_id=payment_method_id,
-    )
 
 
 def reconciled():
@@ -226,7 +215,7 @@ def test_clawback_beyond_the_balance_records_the_shortfall_and_stops_at_zero(
 ):
     purchase = buy(referred, product)
     # The referrer spends the reward before the refund: 2 credits on a $20 product.
-    buy(fresh(referrer)[0], product_factory(price=Decimal("20.00")), credits_used=2)
+    buy(fresh(referrer)[0], product_factory(price=Decimal("20.00")), credits=2)
     assert fresh(referrer)[0].credits == 0
 
     purchase_refund(purchase=purchase, actor=staff_user)

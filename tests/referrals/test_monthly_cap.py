@@ -1,7 +1,6 @@
 """REFERRAL_MONTHLY_CAP: rewarded conversions per referrer per calendar month."""
 
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -9,25 +8,15 @@ from django.core.management import call_command
 from django.db import connections
 
 from credits.models import CreditTransaction
-from purchases.services import purchase_checkout
 from referrals.models import NotRewarded, Referral, ReferralStatus
 from referrals.services import referral_create
+from tests.shopping import buy
 
 
 def friend(user_factory, referrer, n):
     buyer = user_factory(name=f"Friend {n}", referred_by=referrer)
     referral_create(referrer=referrer, referred_user=buyer)
     return buyer
-
-
-def buy(user, product):
-    return purchase_checkout(
-        user=user,
-        product=product,
-        credits_used=0,
-        token=uuid.uuid4().hex,
-        payment_method_id="pm_card_visa",
-    )
 
 
 def test_conversions_over_the_cap_convert_without_reward(

@@ -1,25 +1,13 @@
 """A referral converts only on a first purchase paying at least the qualifying amount by card."""
 
-import uuid
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 
 from credits.models import CreditTransaction
-from purchases.services import purchase_checkout
 from referrals.models import NotRewarded, Referral, ReferralStatus
-from tests.shopping import give_credits
-
-
-def buy(user, product, credits=0):
-    return purchase_checkout(
-        user=user,
-        product=product,
-        credits_used=credits,
-        token=uuid.uuid4().hex,
-        payment_method_id="pm_card_visa",
-    )
+from tests.shopping import buy, give_credits
 
 
 def test_a_first_purchase_below_the_minimum_is_first_but_converts_nothing_ever(

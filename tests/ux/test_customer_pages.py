@@ -1,24 +1,11 @@
 """The customer's pages as the issue describes them, through the HTTP client."""
 
 import re
-import uuid
 from decimal import Decimal
 
 import pytest
 
-from purchases.services import purchase_checkout
-from tests.shopping import VISA, card_as_browser, checkout_token
-
-
-def buy(user, product, **payment):
-    return purchase_checkout(
-        user=user,
-        product=product,
-        credits_used=0,
-        token=uuid.uuid4().hex,
-        **(payment or VISA),
-    )
-
+from tests.shopping import VISA, buy, card_as_browser, checkout_token
 
 # --- Landing page -------------------------------------------------------------------
 
