@@ -1,8 +1,12 @@
 """Sign in by e-mail address, matched case-insensitively (stored lower case)."""
 
+from bson import ObjectId
+from bson.errors import InvalidId
 from django.contrib.auth.backends import ModelBackend
 
 from accounts.models import User
+from referral_site.db.collections import collection
+from referral_site.db.documents import instance_from
 
 
 class EmailBackend(ModelBackend):
@@ -19,6 +23,22 @@ class EmailBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id):
+        """The signed-in user of every request: one read by _id through pymongo.
+
+        ModelBackend.get_user's semantics (None when unknown or inactive),
+        without compiling an ORM query each request.
+        """
+        try:
+            pk = user_id if isinstance(user_id, ObjectId) else ObjectId(user_id)
+        except (InvalidId, TypeError):
+            return None
+        document = collection(User).find_one({"_id": pk})
+        if document is None:
+            return None
+        user = instance_from(User, document)
+        return user if self.user_can_authenticate(user) else None
 
 
 # The backend recorded in the session for users signed in without a password

@@ -50,7 +50,11 @@ PURCHASE_BATCH = 50
 CATEGORIES = ("ebook", "course", "template", "software", "other")
 # What the checkout's Stripe.js posts for a card: the emulator's test payment method.
 CARD = {"payment_method_id": "pm_card_visa"}
-COMMAND_SAMPLES = 3  # in-process requests per page for the command count
+PROFILE_SAMPLES = 40  # in-process requests per GET page: commands, application and database ms
+PROFILE_POSTS = 12  # in-process checkout POSTs (one buyer each) for the same figures
+# The projection for a real MongoDB: each indexed command's round trip on a
+# nearby server, added to the application time measured here.
+REAL_MONGODB_MS_PER_COMMAND = 0.35
 DB_NAME = "bench"
 BUYER_CODES = 10**9  # buyers' referral codes start here, far above the seeded users'
 
@@ -100,6 +104,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--time-limit", type=float, default=6.0, help="seconds per measurement, at most (default 6)"
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also write a cProfile summary of each page's in-process requests "
+        "(profile-<size>-<n>.txt in --out; the profiled run's own timings are slower)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=RESULTS,
@@ -139,6 +149,8 @@ def main(argv=None) -> int:
             "DEBUG": "false",
             # Commands per page are counted in this process (count_commands).
             "DB_COMMAND_COUNTING": "true",
+            # /_floor/: the layout alone for a signed-in user, the framework floor.
+            "BENCHMARK_FLOOR_VIEW": "true",
             "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
             # The slow-query log would report most commands of a loaded stand-in.
             "LOG_LEVEL": "ERROR",
@@ -549,10 +561,29 @@ class Page:
 
 
 @dataclass
+class Profile:
+    """In-process figures of one request kind, medians over the samples."""
+
+    commands: list  # per sample
+    app_ms: float  # wall time minus database and payment time: our Python and the framework's
+    db_ms: float  # the commands' own durations, from the driver's listener
+    pay_ms: float = 0.0  # waiting for the payment provider (here the Stripe emulator)
+
+    @property
+    def projected_ms(self) -> float:
+        """On a real MongoDB: application time plus a round trip per command (a projection)."""
+        return self.app_ms + max(self.commands) * REAL_MONGODB_MS_PER_COMMAND
+
+
+@dataclass
 class Row:
     page: str
-    commands: list
+    profile: Profile
     loads: dict  # clients -> Load
+
+    @property
+    def commands(self) -> list:
+        return self.profile.commands
 
 
 class Bench:
@@ -613,6 +644,12 @@ class Bench:
         product = state.products[len(state.products) // 2]
         return [
             Page("GET /livez (ceiling, no database)", "/livez"),
+            Page(
+                "GET /_floor/ (framework floor: layout, signed in)",
+                "/_floor/",
+                shopper,
+                must_contain="<h1>Layout</h1>",
+            ),
             Page("GET / (home)", "/", must_contain='class="product-card"'),
             Page(
                 "GET /products/ filtered",
@@ -645,7 +682,7 @@ class Bench:
         pages = self.pages()
         for page in pages:
             progress(f"{size:g}x {page.name}: commands")
-            commands = self.count_commands_get(page)
+            profile = self.profile_get(page)
             cookies = {"sessionid": page.session} if page.session else {}
             headers = {"Cookie": cookie_header(cookies)} if cookies else {}
 
@@ -672,30 +709,42 @@ class Bench:
                     time_limit=args.time_limit,
                     expected=page.expected,
                 )
-            rows.append(Row(page.name, commands, loads))
+            rows.append(Row(page.name, profile, loads))
         rows.append(self.measure_checkout_post(size, pages[-1].path))
         return rows
 
-    def count_commands_get(self, page: Page) -> list[int]:
+    def profile_get(self, page: Page) -> Profile:
         from django.conf import settings
         from django.test import Client
-
-        from referral_site.db_monitoring import count_commands
 
         client = Client()
         if page.session:
             client.cookies[settings.SESSION_COOKIE_NAME] = page.session
-        response = client.get(page.path)  # warm caches and the connection
+        for _ in range(3):  # warm caches, templates and the connection
+            response = client.get(page.path)
         if response.status_code != page.expected:
             raise RuntimeError(f"{page.path} answered {response.status_code} in-process")
         if page.must_contain not in response.text:
             raise RuntimeError(f"{page.path} does not show {page.must_contain!r}")
-        counts = []
-        for _ in range(COMMAND_SAMPLES):
-            with count_commands() as log:
-                client.get(page.path)
-            counts.append(len(log))
-        return counts
+        return self.profiled(page.name, [lambda: client.get(page.path)] * PROFILE_SAMPLES)
+
+    def profiled(self, name: str, requests: list) -> Profile:
+        if not self.args.profile:
+            return profiled(requests)
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(profiled, requests)
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+        self.args.out.mkdir(parents=True, exist_ok=True)
+        self.profile_count = getattr(self, "profile_count", 0) + 1
+        path = self.args.out / f"profile-{self.profile_count}.txt"
+        path.write_text(f"{name}\n\n{out.getvalue()}")
+        progress(f"profile of {name} written to {path}")
+        return result
 
     def measure_checkout_post(self, size: float, path: str) -> Row:
         """A referred user's first purchase by card: the award path. One buyer per POST."""
@@ -704,25 +753,27 @@ class Bench:
 
         from purchases.models import Purchase
         from referral_site.batching import batched
-        from referral_site.db_monitoring import count_commands
 
         args = self.args
         name = "POST /checkout/<id>/ (first purchase, award)"
         progress(f"{size:g}x {name}: preparing buyers")
-        in_process = self.seeder.make_buyers(COMMAND_SAMPLES)
-        counts = []
+        in_process = self.seeder.make_buyers(PROFILE_POSTS)
+        posts = []
         for _user, session in in_process:
             client = Client()
             client.cookies[settings.SESSION_COOKIE_NAME] = session
             page = client.get(path)
             token = re.search(r'name="token" value="([0-9a-f]{32})"', page.text).group(1)
-            with count_commands() as log:
+
+            def post(client=client, token=token):
                 response = client.post(
                     path, {"token": token, "credits": 0, "action": "pay", **CARD}
                 )
-            if response.status_code != 302:
-                raise RuntimeError(f"checkout POST answered {response.status_code} in-process")
-            counts.append(len(log))
+                if response.status_code != 302:
+                    raise RuntimeError(f"checkout POST answered {response.status_code} in-process")
+
+            posts.append(post)
+        profile = self.profiled(name, posts)
 
         per_level = args.post_requests
         buyers = self.seeder.make_buyers(per_level * len(args.clients))
@@ -751,7 +802,7 @@ class Bench:
         answered = sum(len(load.latencies) for load in loads.values())
         if awarded != answered:
             raise RuntimeError(f"{answered} checkout POSTs answered but {awarded} awarded credits")
-        return Row(name, counts, loads)
+        return Row(name, profile, loads)
 
     def prepare_posts(self, path: str, buyers: list[tuple]) -> list[tuple]:
         """GET each buyer's checkout page over HTTP (untimed): token and cookies for the POST."""
@@ -815,8 +866,14 @@ class Bench:
             f"- Clients: {', '.join(map(str, clients))} threads in one process; each "
             f"measurement stops at {args.requests} requests (checkout POST: "
             f"{args.post_requests}, one buyer each) or {args.time_limit:g} s",
-            f"- Latency: p50 and p95 with 1 client. DB commands: in-process through Django's "
-            f"test client, {COMMAND_SAMPLES} requests each (max; a range when they differ)",
+            f"- Latency: p50 and p95 with 1 client over HTTP. DB commands, app ms and DB ms: "
+            f"in-process through Django's test client, {PROFILE_SAMPLES} requests per page "
+            f"({PROFILE_POSTS} checkout POSTs), medians; commands are a range when they differ",
+            "- app ms: wall time minus DB ms (the commands' durations from the driver's "
+            "listener) and pay ms (waiting for the payment provider, here the Stripe emulator)",
+            f"- **Projected ms on a real MongoDB** (a projection, not a measurement): app ms + "
+            f"DB commands x {REAL_MONGODB_MS_PER_COMMAND} ms; **x floor** divides it by the "
+            f"framework floor's projection (/_floor/: the layout alone, signed in)",
             f"- Scale {args.scale:g}; migrate took {self.migrate_seconds:.1f} s; "
             f"code: {git_describe()}",
             "",
@@ -839,23 +896,31 @@ class Bench:
         )
         for size, rows in self.results.items():
             ceiling = rows[0].loads
+            floor = rows[1].profile.projected_ms
             lines += [
                 "",
                 f"## {size:g}x",
                 "",
-                "| request | DB commands | p50 ms | p95 ms | "
+                "| request | DB commands | app ms | DB ms | pay ms | projected ms | x floor "
+                "| p50 ms | p95 ms | "
                 + " | ".join(f"req/s @{c}" for c in clients)
                 + " | % of /livez @"
                 + "/".join(map(str, clients))
                 + " | errors |",
-                "|---|---:|---:|---:|" + "---:|" * len(clients) + "---:|---:|",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+                + "---:|" * len(clients)
+                + "---:|---:|",
             ]
             for row in rows:
                 one = row.loads[clients[0]] if 1 not in row.loads else row.loads[1]
                 shares = "/".join(percent(row.loads[c].rps, ceiling[c].rps) for c in clients)
                 errors = sum(load.errors for load in row.loads.values())
+                profile = row.profile
                 lines.append(
                     f"| {row.page} | {commands_text(row.commands)} | "
+                    f"{profile.app_ms:.1f} | {profile.db_ms:.1f} | {profile.pay_ms:.1f} | "
+                    f"{profile.projected_ms:.1f} | "
+                    f"{profile.projected_ms / floor:.2f} | "
                     f"{one.percentile(0.5) * 1000:.1f} | {one.percentile(0.95) * 1000:.1f} | "
                     + " | ".join(f"{row.loads[c].rps:.1f}" for c in clients)
                     + f" | {shares} | {errors} |"
@@ -868,14 +933,18 @@ class Bench:
                 "",
                 f"## Growth from {low:g}x to {high:g}x",
                 "",
-                f"| request | DB commands | p50 ms | req/s @{mid} |",
-                "|---|---|---|---|",
+                f"| request | DB commands | app ms | DB ms | p50 ms | req/s @{mid} |",
+                "|---|---|---|---|---|---|",
             ]
             for a, b in zip(self.results[low], self.results[high], strict=True):
                 one_a = a.loads.get(1, a.loads[clients[0]])
                 one_b = b.loads.get(1, b.loads[clients[0]])
                 lines.append(
                     f"| {a.page} | {commands_text(a.commands)} → {commands_text(b.commands)} | "
+                    f"{a.profile.app_ms:.1f} → {b.profile.app_ms:.1f} "
+                    f"({ratio(b.profile.app_ms, a.profile.app_ms)}) | "
+                    f"{a.profile.db_ms:.1f} → {b.profile.db_ms:.1f} "
+                    f"({ratio(b.profile.db_ms, a.profile.db_ms)}) | "
                     f"{one_a.percentile(0.5) * 1000:.1f} → {one_b.percentile(0.5) * 1000:.1f} "
                     f"({ratio(one_b.percentile(0.5), one_a.percentile(0.5))}) | "
                     f"{a.loads[mid].rps:.1f} → {b.loads[mid].rps:.1f} "
@@ -904,6 +973,50 @@ def git_describe() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{commit or 'unknown'}{' with local changes' if dirty else ''}"
+
+
+def profiled(requests: list) -> Profile:
+    """Run each request in-process, timing it and its database commands.
+
+    Application time is the request's wall time minus the durations the
+    driver's command listener reports (send to reply), so it holds the
+    framework's and our Python, pymongo's encoding included; the database
+    time is what a faster or nearer server would shrink. Time spent waiting
+    for the payment provider (the Stripe emulator's HTTP answers, timed around
+    the gateway's calls) is neither: it is reported on its own and left out.
+    """
+    import statistics
+
+    from purchases.gateways import StripeGateway
+    from referral_site.db_monitoring import count_commands
+
+    paying = []  # ms of each payment provider call in the current request
+    call = StripeGateway._call
+
+    def timed_call(gateway, what, request):
+        started = time.perf_counter()
+        try:
+            return call(gateway, what, request)
+        finally:
+            paying.append((time.perf_counter() - started) * 1000)
+
+    counts, app, db, pay = [], [], [], []
+    StripeGateway._call = timed_call
+    try:
+        for request in requests:
+            paying.clear()
+            with count_commands() as log:
+                started = time.perf_counter()
+                request()
+                wall_ms = (time.perf_counter() - started) * 1000
+            counts.append(len(log))
+            db.append(log.total_ms)
+            pay.append(sum(paying))
+            app.append(wall_ms - log.total_ms - sum(paying))
+    finally:
+        StripeGateway._call = call
+    median = statistics.median
+    return Profile(counts, median(app), median(db), median(pay))
 
 
 def commands_text(counts: list[int]) -> str:

@@ -31,8 +31,9 @@ from decimal import ROUND_FLOOR, Decimal
 
 from bson import ObjectId
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import connection
 from django.utils import timezone
+from pymongo.errors import DuplicateKeyError
 
 from accounts.models import User
 from catalog.models import Product
@@ -49,6 +50,8 @@ from purchases.gateways import (
     get_gateway,
 )
 from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
+from referral_site.db.collections import collection
+from referral_site.db.documents import document_for, saved, set_document
 from referral_site.exceptions import ApplicationError
 from referral_site.money import CENT
 from referrals.conversion import (
@@ -199,11 +202,30 @@ def purchase_refund_key(purchase_id) -> str:
     return f"purchase-refund:{purchase_id}"
 
 
+def _update_purchase(purchase_id, condition: dict, **values) -> bool:
+    """One conditional update of a purchase through pymongo, as the ledger writes.
+
+    The hot path's writes skip the ORM's query compilation; the values are
+    stored as QuerySet.update() would store them (set_document). Raises
+    DuplicateKeyError when a unique index refuses the change.
+    """
+    result = collection(Purchase).update_one(
+        {"_id": purchase_id, **condition},
+        {"$set": set_document(Purchase, values)},
+        session=connection.session,
+    )
+    return result.matched_count == 1
+
+
 def _move(purchase: Purchase, *, leaving, to: str, **fields) -> bool:
     """One conditional update: True only for the caller that made the move."""
     now = timezone.now()
-    moved = Purchase.objects.filter(pk=purchase.pk, status__in=list(leaving)).update(
-        status=to, updated_at=now, **fields
+    moved = _update_purchase(
+        purchase.pk,
+        {"status": {"$in": [str(status) for status in leaving]}},
+        status=to,
+        updated_at=now,
+        **fields,
     )
     if moved:
         purchase.status = to
@@ -254,8 +276,9 @@ def purchase_checkout(
         intent = _create_intent(purchase, gateway=gateway)
         purchase.payment_intent_id = intent.id
     try:
-        purchase.save(force_insert=True)
-    except IntegrityError:
+        collection(Purchase).insert_one(document_for(purchase), session=connection.session)
+        saved(purchase)
+    except DuplicateKeyError:
         # This intent was submitted before: its purchase is the answer.
         if intent is not None:
             _cancel_quietly(intent.id, gateway=gateway)
@@ -397,8 +420,8 @@ def _intent_for(purchase: Purchase, *, gateway: StripeGateway) -> Intent:
 
 def _record_intent(purchase: Purchase, intent_id: str) -> None:
     """Give the purchase its PaymentIntent's id, once (the first recorded one stays)."""
-    Purchase.objects.filter(pk=purchase.pk, payment_intent_id="").update(
-        payment_intent_id=intent_id, updated_at=timezone.now()
+    _update_purchase(
+        purchase.pk, {"paymentIntentId": ""}, payment_intent_id=intent_id, updated_at=timezone.now()
     )
     purchase.payment_intent_id = purchase.payment_intent_id or intent_id
 
@@ -450,7 +473,7 @@ def _complete(purchase: Purchase, *, buyer: User) -> None:
         first = completed = _move(
             purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, is_first_purchase=True, **fields
         )
-    except IntegrityError:
+    except DuplicateKeyError:
         first = False
         completed = _move(purchase, leaving=leaving, to=PurchaseStatus.COMPLETED, **fields)
     if first:
@@ -478,8 +501,11 @@ def purchase_card_signals(*, purchase: Purchase, referrer_id: ObjectId) -> froze
 
 def _mark_awarded(purchase: Purchase) -> Callable[[], object]:
     def mark():
-        Purchase.objects.filter(pk=purchase.pk, referral_credit_awarded=False).update(
-            referral_credit_awarded=True, updated_at=timezone.now()
+        _update_purchase(
+            purchase.pk,
+            {"referralCreditAwarded": False},
+            referral_credit_awarded=True,
+            updated_at=timezone.now(),
         )
 
     return mark

@@ -23,9 +23,16 @@ from pymongo import monitoring
 @dataclass
 class CommandLog:
     commands: list[tuple[str, str]] = field(default_factory=list)
+    # Milliseconds each finished command took, as the driver measured it
+    # (send to reply): the database's share of a request, for the benchmark.
+    durations_ms: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.commands)
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.durations_ms)
 
     def names(self) -> list[str]:
         return [f"{name} {collection}".strip() for name, collection in self.commands]
@@ -52,10 +59,18 @@ class _CountingListener(monitoring.CommandListener):
             log.commands.append(entry)
 
     def succeeded(self, event):
-        pass
+        self._finish(event)
 
     def failed(self, event):
-        pass
+        self._finish(event)
+
+    def _finish(self, event):
+        logs = self._logs()
+        if not logs:
+            return
+        duration_ms = event.duration_micros / 1000
+        for log in logs:
+            log.durations_ms.append(duration_ms)
 
 
 # How many of this process's latest commands the slowest are picked from.

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),
+    path("_floor/", views.framework_floor, name="framework-floor"),
     # Before admin.site's own login: the same limits as the site's sign-in.
     path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),

@@ -121,7 +121,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "referral_site.sessions"
 
 LANGUAGE_CODE = "en-us"
 # UTC always: the stand-in's $dateTrunc has no time-zone support (gap 4), and
@@ -247,6 +247,8 @@ SHOP_NAME = env("SHOP_NAME", default="Referral Store")
 # Count every database command per thread (referral_site.db_monitoring.count_commands):
 # on in the tests and the benchmark only.
 DB_COMMAND_COUNTING = env.bool("DB_COMMAND_COUNTING", default=False)
+# /_floor/: the layout alone, the benchmark's framework floor. Off: a 404.
+BENCHMARK_FLOOR_VIEW = env.bool("BENCHMARK_FLOOR_VIEW", default=False)
 
 # --- Product files and covers (GridFS, referral_site/storage.py) -------------
 PRODUCT_FILE_MAX_BYTES = env.int("PRODUCT_FILE_MAX_BYTES", default=200 * 1024 * 1024)
