@@ -1,0 +1,202 @@
+"""The stand-in answers the hot paths' reads and unique checks by lookup.
+
+Each accommodation (referral_site/embedded.py, ARCHITECTURE.md section 3) is
+checked twice: over the wire on both engines, for the same answers MongoDB
+gives (duplicates still refused, extra conditions still applied, numeric ids
+still compared by value); and in-process on the engine itself, by counting
+the stored documents it reads, which must not grow with the collection.
+"""
+
+import asyncio
+
+import pytest
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from referral_site import embedded
+
+FIRST = {"isFirstPurchase": True}
+
+
+def purchases(client):
+    collection = client.lookups.purchases
+    collection.create_index("idempotencyKey", unique=True)
+    collection.create_index("userId")  # the foreign key's index, as Django makes it
+    collection.create_index(
+        [("userId", 1), ("isFirstPurchase", 1)], unique=True, partialFilterExpression=FIRST
+    )
+    return collection
+
+
+def test_id_in_reads_exactly_the_listed_documents(engine_client):
+    users = engine_client.lookups.users
+    ids = [ObjectId() for _ in range(6)]
+    users.insert_many([{"_id": i, "n": n, "even": n % 2 == 0} for n, i in enumerate(ids)])
+
+    found = users.find({"_id": {"$in": [ids[4], ids[1], ids[2], ObjectId()]}})
+    assert [d["n"] for d in found] == [1, 2, 4]  # natural order, unknown ids ignored
+    both = users.find({"_id": {"$in": ids[:4]}, "even": True}, {"n": 1})
+    assert [d["n"] for d in both] == [0, 2]  # the rest of the filter still applies
+    assert users.count_documents({"_id": {"$in": ids}}) == 6
+
+
+def test_numeric_ids_are_still_compared_by_value(engine_client):
+    numbers = engine_client.lookups.numbers
+    numbers.insert_one({"_id": 1.0})
+    with pytest.raises(DuplicateKeyError):
+        numbers.insert_one({"_id": 1})
+    assert [d["_id"] for d in numbers.find({"_id": {"$in": [1]}})] == [1.0]
+
+
+def test_an_objectid_is_refused_twice(engine_client):
+    users = engine_client.lookups.users
+    user_id = ObjectId()
+    users.insert_one({"_id": user_id})
+    with pytest.raises(DuplicateKeyError):
+        users.insert_one({"_id": user_id})
+    assert users.count_documents({}) == 1
+
+
+def test_one_first_purchase_per_user_on_insert_and_on_update(engine_client):
+    collection = purchases(engine_client)
+    ada, bob = ObjectId(), ObjectId()
+    collection.insert_many(
+        [
+            {"userId": ada, "isFirstPurchase": True, "idempotencyKey": "a1"},
+            {"userId": ada, "isFirstPurchase": False, "idempotencyKey": "a2"},
+            {"userId": bob, "isFirstPurchase": False, "idempotencyKey": "b1"},
+        ]
+    )
+    with pytest.raises(DuplicateKeyError):
+        collection.insert_one({"userId": ada, "isFirstPurchase": True, "idempotencyKey": "a3"})
+    with pytest.raises(DuplicateKeyError):
+        collection.update_one({"idempotencyKey": "a2"}, {"$set": FIRST})
+    # Another buyer's first purchase, and a second non-first one, are fine.
+    collection.update_one({"idempotencyKey": "b1"}, {"$set": FIRST})
+    collection.insert_one({"userId": ada, "isFirstPurchase": False, "idempotencyKey": "a4"})
+    # Updating the first purchase itself does not collide with itself.
+    collection.update_one({"idempotencyKey": "a1"}, {"$set": {"status": "completed", **FIRST}})
+    assert collection.count_documents(FIRST) == 2
+    with pytest.raises(DuplicateKeyError):
+        collection.insert_one({"userId": bob, "isFirstPurchase": False, "idempotencyKey": "b1"})
+
+
+# -- in-process: how many stored documents each operation reads -------------
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+class Reads:
+    """Counts the stored documents the memory engine reads while active."""
+
+    def __init__(self, monkeypatch):
+        from mongoeco.engines.memory import MemoryEngine
+
+        self.count = 0
+        borrow = MemoryEngine._borrow_storage_document
+
+        def counting(engine, data):
+            self.count += 1
+            return borrow(engine, data)
+
+        monkeypatch.setattr(MemoryEngine, "_borrow_storage_document", counting)
+
+
+@pytest.fixture
+def memory_db():
+    from mongoeco import AsyncMongoClient
+    from mongoeco.engines.memory import MemoryEngine
+
+    embedded.install_accommodations()
+    return AsyncMongoClient(MemoryEngine()).lookups
+
+
+@pytest.mark.parametrize("size", [200, 800])
+def test_memory_engine_reads_only_the_listed_ids(memory_db, monkeypatch, size):
+    ids = [ObjectId() for _ in range(size)]
+
+    async def scenario():
+        await memory_db.users.insert_many([{"_id": i, "name": "x"} for i in ids])
+        reads = Reads(monkeypatch)
+        found = await memory_db.users.find({"_id": {"$in": ids[:10]}}).to_list()
+        return len(found), reads.count
+
+    found, read = _run(scenario())
+    assert found == 10
+    assert read <= 20  # the ten documents, not the collection
+
+
+@pytest.mark.parametrize("size", [200, 800])
+def test_memory_engine_checks_unique_indexes_by_key(memory_db, monkeypatch, size):
+    buyers = [ObjectId() for _ in range(size)]
+
+    async def scenario():
+        collection = memory_db.purchases
+        await collection.create_index("idempotencyKey", unique=True)
+        await collection.create_index(
+            [("userId", 1), ("isFirstPurchase", 1)], unique=True, partial_filter_expression=FIRST
+        )
+        await collection.insert_many(
+            [
+                {"userId": b, "isFirstPurchase": True, "idempotencyKey": str(n)}
+                for n, b in enumerate(buyers)
+            ]
+        )
+        reads = Reads(monkeypatch)
+        buyer = ObjectId()
+        await collection.insert_one(
+            {"_id": ObjectId(), "userId": buyer, "isFirstPurchase": False, "idempotencyKey": "x"}
+        )
+        await collection.update_one({"idempotencyKey": "x"}, {"$set": FIRST})
+        return reads.count
+
+    assert _run(scenario()) <= 10
+
+
+def test_sqlite_engine_checks_ids_and_first_purchases_by_key(tmp_path, monkeypatch):
+    from mongoeco import AsyncMongoClient
+    from mongoeco.engines.sqlite import SQLiteEngine
+
+    embedded.install_accommodations()
+    scans = []
+    load = SQLiteEngine._load_documents
+
+    def counting(engine, *args, **kwargs):
+        scans.append(args)
+        return load(engine, *args, **kwargs)
+
+    async def scenario():
+        async with AsyncMongoClient(SQLiteEngine(str(tmp_path / "data.sqlite"))) as client:
+            users = client.lookups.users
+            await users.insert_many([{"_id": ObjectId(), "n": 0} for _ in range(50)])
+            buying = client.lookups.purchases
+            await buying.create_index("userId")
+            await buying.create_index(
+                [("userId", 1), ("isFirstPurchase", 1)],
+                unique=True,
+                partial_filter_expression=FIRST,
+            )
+            buyer = ObjectId()
+            await buying.insert_many(
+                [{"userId": ObjectId(), "isFirstPurchase": True} for _ in range(50)]
+                + [{"userId": buyer, "isFirstPurchase": True}]
+            )
+            monkeypatch.setattr(SQLiteEngine, "_load_documents", counting)
+            user_id = ObjectId()
+            await users.insert_one({"_id": user_id, "n": 0})
+            await users.update_one({"_id": user_id}, {"$set": {"n": 1}})
+            purchase_id = ObjectId()
+            await buying.insert_one({"_id": purchase_id, "userId": ObjectId()})
+            await buying.update_one({"_id": purchase_id}, {"$set": FIRST})
+            second = ObjectId()
+            await buying.insert_one({"_id": second, "userId": buyer, "isFirstPurchase": False})
+            with pytest.raises(DuplicateKeyError):
+                await buying.update_one({"_id": second}, {"$set": FIRST})
+            return await users.count_documents({"n": 1}), await buying.count_documents(FIRST)
+
+    assert _run(scenario()) == (1, 52)
+    # Neither the inserts nor the updates (first purchases claimed and refused) read
+    # every document.
+    assert scans == []
