@@ -177,6 +177,15 @@ def explain_supported(db: Database, collection: str) -> bool:
     return bool(list(_planners(answer)))
 
 
+def is_embedded_server(db: Database) -> bool:
+    """The embedded stand-in (referral_site/embedded.py) names itself in buildInfo.
+
+    Only the operations tools ask: it answers explain and $indexStats in
+    shapes that say nothing (no plans, no usage counts).
+    """
+    return db.client.admin.command("buildInfo").get("gitVersion") == "mongoeco"
+
+
 def server_name(db: Database) -> str:
     """A short name of the server, for messages ("MongoDB 7.0.12", "mongoeco (embedded)")."""
     info = db.client.admin.command("buildInfo")
