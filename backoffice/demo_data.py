@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from django.contrib.admin.models import LogEntry
 
 from accounts.models import User
-from backoffice.management.commands.seed_demo import DEMO_CUSTOMER_EMAIL, DEMO_STAFF_EMAIL
 from catalog.demo import demo_products
 from catalog.models import Product
 from credits.models import CreditTransaction
@@ -31,6 +30,11 @@ from referral_site.batching import filter_in
 from referral_site.db.collections import collection
 from referrals.models import MonthlyRewardCount, Referral
 
+# seed_demo's accounts (documented in the README).
+DEMO_STAFF_EMAIL = "admin@example.com"
+DEMO_STAFF_PASSWORD = "demo-admin-pass"  # noqa: S105 - documented demo credentials
+DEMO_CUSTOMER_EMAIL = "customer@example.com"
+DEMO_CUSTOMER_PASSWORD = "demo-customer-pass"  # noqa: S105 - documented demo credentials
 BENCH_EMAIL = re.compile(r"@bench\.test$")
 BENCH_PRODUCT = re.compile(r"^Bench product \d+$")
 BENCH_PURCHASE_KEY = re.compile(r"^bench:")
