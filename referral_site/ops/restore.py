@@ -217,6 +217,11 @@ def restore_database(
     occupied = collections_with_documents(db)
     if only is not None:
         occupied = [name for name in occupied if name == only]
+        if occupied and not force:
+            raise OperationError(
+                f"collection {only!r} of database {db.name!r} already holds documents "
+                f"({only}); pass --force to replace it (no other collection is touched)"
+            )
     if occupied and not force:
         shown = ", ".join(occupied[:5]) + (
             f" and {len(occupied) - 5} more" if len(occupied) > 5 else ""
