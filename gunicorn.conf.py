@@ -21,7 +21,8 @@ wsgi_app = "referral_site.wsgi:application"
 # Prometheus multiprocess mode (referral_site/metrics.py): every worker writes
 # its counters to files in this directory and /metrics sums them. Set before
 # the workers import the application; a directory of its own per server run.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
     import tempfile
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="referral-store-metrics-")
@@ -41,3 +42,12 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    # The temporary directory made above goes with the server; one named by the
+    # environment is left for whoever named it.
+    if _own_metrics_dir:
+        import shutil
+
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
