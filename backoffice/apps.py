@@ -12,6 +12,12 @@ class BackofficeConfig(AppConfig):
         from django.conf import settings
         from django.contrib import admin
 
+        from backoffice.shop_metrics import shop_metrics
+        from referral_site.metrics import register_scrape_source
+
+        # Credits, purchases and conversions at /metrics.
+        register_scrape_source(shop_metrics)
+
         # The admin carries the shop's name (SHOP_NAME): header, page titles, index.
         admin.site.site_header = f"{settings.SHOP_NAME} administration"
         admin.site.site_title = f"{settings.SHOP_NAME} admin"

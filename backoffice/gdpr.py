@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import user_get_by_email
 from credits.models import CreditTransaction
-from purchases.models import Download, Purchase
+from purchases.models import ArchivedPurchase, Download, Purchase
 from referral_site.db.collections import collection
 from referral_site.exceptions import ApplicationError
 from referral_site.formats import iso_utc
@@ -98,13 +98,26 @@ def user_data_export(*, user_id: ObjectId) -> dict:
         "user": user,
         "referralsMade": list(referrals.find({"referrerId": user_id}, sort=oldest_first)),
         "referralsReceived": list(referrals.find({"referredUserId": user_id}, sort=oldest_first)),
-        "purchases": list(collection(Purchase).find({"userId": user_id}, sort=oldest_first)),
+        # Live and archived (archive_purchases) alike, oldest first, each once.
+        "purchases": _purchases_of(user_id),
         "creditTransactions": list(
             collection(CreditTransaction).find({"userId": user_id}, sort=oldest_first)
         ),
         "downloads": list(collection(Download).find({"userId": user_id}, sort=oldest_first)),
         "adminLog": _admin_log_about(user_id),
     }
+
+
+def _purchases_of(user_id) -> list[dict]:
+    oldest_first = [("createdAt", 1), ("_id", 1)]
+    live = list(collection(Purchase).find({"userId": user_id}, sort=oldest_first))
+    seen = {document["_id"] for document in live}
+    archived = [
+        document
+        for document in collection(ArchivedPurchase).find({"userId": user_id}, sort=oldest_first)
+        if document["_id"] not in seen
+    ]
+    return sorted(live + archived, key=lambda d: (d.get("createdAt"), d["_id"]))
 
 
 def _json_value(value: Any) -> Any:

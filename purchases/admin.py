@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from accounts.models import User
 from catalog.admin import ProductAdmin as CatalogProductAdmin
 from catalog.models import Product
-from purchases.models import PaymentEvent, Purchase
+from purchases.models import ArchivedPurchase, PaymentEvent, Purchase
 from purchases.selectors import ANALYTICS_COLUMNS, product_sales_report
 from purchases.services import purchase_refund
 from referral_site.admin_mixins import ReadOnlyAdminMixin
@@ -128,6 +128,16 @@ class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
         for line in failed:
             self.message_user(request, f"Not refunded, try again: {line}", messages.ERROR)
+
+
+@admin.register(ArchivedPurchase)
+class ArchivedPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Purchases moved by archive_purchases: to look up, never to change (no refunds)."""
+
+    list_display = ("product_name", "status", "user_id", "amount", "cash_amount", "created_at")
+    list_filter = ("status",)
+    search_fields = ("product_name", "payment_intent_id")
+    ordering = ("-created_at",)
 
 
 @admin.register(PaymentEvent)

@@ -33,19 +33,9 @@ class PurchaseStatus(models.TextChoices):
 IN_FLIGHT_STATUSES = (PurchaseStatus.PENDING, PurchaseStatus.CREDITS_RESERVED, PurchaseStatus.PAID)
 
 
-class Purchase(models.Model):
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="purchases",
-        db_column="userId",
-    )
-    product = models.ForeignKey(
-        "catalog.Product",
-        on_delete=models.PROTECT,
-        related_name="purchases",
-        db_column="productId",
-    )
+class PurchaseRecord(models.Model):
+    """The fields of a purchase, shared by the live collection and its archive."""
+
     # Denormalised so that history and receipts never join products.
     product_name = models.CharField(max_length=200, db_column="productName")
     amount = _money("Amount", db_column="amount")
@@ -81,6 +71,32 @@ class Purchase(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_column="updatedAt")
 
     class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self.product_name} ({self.amount})"
+
+    @property
+    def order_number(self) -> str:
+        """The short number customers quote: the id's last 8 hex digits (its counter part)."""
+        return str(self.pk)[-8:].upper()
+
+
+class Purchase(PurchaseRecord):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="purchases",
+        db_column="userId",
+    )
+    product = models.ForeignKey(
+        "catalog.Product",
+        on_delete=models.PROTECT,
+        related_name="purchases",
+        db_column="productId",
+    )
+
+    class Meta:
         db_table = "purchases"
         ordering = ["-created_at"]
         indexes = [
@@ -99,13 +115,39 @@ class Purchase(models.Model):
             ),
         ]
 
-    def __str__(self):
-        return f"{self.product_name} ({self.amount})"
 
-    @property
-    def order_number(self) -> str:
-        """The short number customers quote: the id's last 8 hex digits (its counter part)."""
-        return str(self.pk)[-8:].upper()
+class ArchivedPurchase(PurchaseRecord):
+    """A purchase moved out of ``purchases`` by ``archive_purchases`` (same _id, same fields).
+
+    Read-only to the site: history, receipts, the library, analytics, the GDPR
+    export and the CSV export read both collections. Only terminal purchases
+    (completed, failed, refunded) are ever archived, so nothing in flight lives here.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="userId",
+        db_index=False,
+    )
+    product = models.ForeignKey(
+        "catalog.Product",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="productId",
+        db_index=False,
+    )
+
+    class Meta:
+        db_table = "purchasesArchive"
+        ordering = ["-created_at"]
+        indexes = [
+            # A customer's history and library, newest first.
+            models.Index(fields=["user", "-created_at"], name="archive_user_created"),
+            # Analytics and exports by date.
+            models.Index(fields=["-created_at"], name="archive_created_desc"),
+        ]
 
 
 class PaymentEvent(models.Model):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from credits.reconcile import ledger_keys_present
 from purchases.gateways import CardDeclined, PaymentError
-from purchases.models import IN_FLIGHT_STATUSES, Purchase, PurchaseStatus
+from purchases.models import IN_FLIGHT_STATUSES, ArchivedPurchase, Purchase, PurchaseStatus
 from purchases.services import (
     SETTLED_STATUSES,
     purchase_abandon,
@@ -75,7 +75,11 @@ def purchases_reconcile(run: RepairRun) -> None:
         ),
     ):
         owed = run.finding(label)
-        purchases = list(Purchase.objects.filter(status=status, credits_used__gt=0))
+        # Archived ones too: archive_purchases may have moved one before it was repaired.
+        purchases = [
+            *Purchase.objects.filter(status=status, credits_used__gt=0),
+            *ArchivedPurchase.objects.filter(status=status, credits_used__gt=0),
+        ]
         spent = ledger_keys_present([purchase_spend_key(p.pk) for p in purchases])
         given_back = ledger_keys_present([key(p.pk) for p in purchases])
         for purchase in purchases:

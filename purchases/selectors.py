@@ -1,6 +1,7 @@
 """Reads for purchases: single-collection queries on indexed fields."""
 
 from dataclasses import dataclass
+from datetime import UTC
 from decimal import Decimal
 
 from bson import ObjectId
@@ -8,11 +9,13 @@ from bson.errors import InvalidId
 from django.core.cache import cache
 from django.db import connection
 from django.http import Http404
+from django.utils import timezone
 
 from catalog.models import Product
 from catalog.selectors import product_list_featured
+from purchases.archive import purchase_as_live
 from purchases.delivery import download_available
-from purchases.models import Purchase, PurchaseStatus
+from purchases.models import ArchivedPurchase, Purchase, PurchaseStatus
 from referral_site.batching import filter_in
 from referral_site.money import money
 
@@ -25,10 +28,15 @@ def object_id_or_404(value) -> ObjectId:
 
 
 def purchase_get_for_user(*, user, purchase_id) -> Purchase:
-    """The user's own purchase; someone else's (or none) is a 404."""
-    purchase = Purchase.objects.filter(pk=object_id_or_404(purchase_id), user=user).first()
+    """The user's own purchase, live or archived; someone else's (or none) is a 404."""
+    pk = object_id_or_404(purchase_id)
+    purchase = Purchase.objects.filter(pk=pk, user=user).first()
     if purchase is None:
-        raise Http404("No such purchase")
+        # Asked only when the live collection has none: a receipt's usual cost stays one query.
+        archived = ArchivedPurchase.objects.filter(pk=pk, user=user).first()
+        if archived is None:
+            raise Http404("No such purchase")
+        purchase = purchase_as_live(archived)
     return purchase
 
 
@@ -41,17 +49,49 @@ def purchase_first_id_for_user(user_id) -> ObjectId | None:
     )
 
 
-def purchase_list_for_user(*, user):
-    """Newest first, on the userId index; the caller paginates.
+def purchase_list_for_user(*, user) -> "PurchaseHistory":
+    """Newest first, live and archived purchases together; the caller paginates.
 
     Declined and abandoned attempts are not purchases to the customer: they
     are left out here (staff still see them in the admin).
     """
-    return (
-        Purchase.objects.filter(user=user)
+    return PurchaseHistory(
+        live=Purchase.objects.filter(user=user)
         .exclude(status=PurchaseStatus.FAILED)
-        .order_by("-created_at")
+        .order_by("-created_at", "-pk"),
+        archived=ArchivedPurchase.objects.filter(user=user)
+        .exclude(status=PurchaseStatus.FAILED)
+        .order_by("-created_at", "-pk"),
     )
+
+
+class PurchaseHistory:
+    """Two newest-first querysets as one sequence for Django's Paginator.
+
+    A page [a:b] reads at most b documents of each collection and merges them;
+    a purchase in both (an archive run interrupted between its copy and its
+    delete) is shown once, from the live collection.
+    """
+
+    def __init__(self, *, live, archived):
+        self.live, self.archived = live, archived
+
+    def count(self) -> int:
+        return self.live.count() + self.archived.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        start, stop = index.start or 0, index.stop
+        live = list(self.live[:stop]) if stop is not None else list(self.live)
+        seen = {purchase.pk for purchase in live}
+        archived = self.archived[:stop] if stop is not None else self.archived
+        merged = live + [purchase_as_live(a) for a in archived if a.pk not in seen]
+        merged.sort(key=lambda p: (p.created_at, p.pk), reverse=True)
+        return merged[start:stop]
 
 
 def purchase_for_product(*, user, product: Product) -> dict | None:
@@ -63,12 +103,22 @@ def purchase_for_product(*, user, product: Product) -> dict | None:
     """
     if not getattr(user, "is_authenticated", False):
         return None
-    return (
-        Purchase.objects.filter(user=user, product=product, status=PurchaseStatus.COMPLETED)
-        .order_by("-created_at")
-        .values("pk", "created_at")
-        .first()
-    )
+    # One command for both collections ($unionWith): a purchase archived by
+    # archive_purchases still counts as bought.
+    match = {"userId": user.pk, "productId": product.pk, "status": PurchaseStatus.COMPLETED.value}
+    pipeline = [
+        {"$match": match},
+        {"$unionWith": {"coll": ArchivedPurchase._meta.db_table, "pipeline": [{"$match": match}]}},
+        {"$sort": {"createdAt": -1, "_id": -1}},
+        {"$limit": 1},
+        {"$project": {"createdAt": 1}},
+    ]
+    for document in connection.get_collection(Purchase._meta.db_table).aggregate(pipeline):
+        created = document["createdAt"]
+        if timezone.is_naive(created):
+            created = timezone.make_aware(created, UTC)
+        return {"pk": document["_id"], "created_at": created}
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -128,10 +178,11 @@ def product_sales_report(*, order_by: str = ANALYTICS_DEFAULT_ORDER) -> ProductS
     sort_field = ANALYTICS_COLUMNS[order_by.lstrip("-")]
     direction = -1 if order_by.startswith("-") else 1
 
-    pipeline: list[dict] = []
-    if match := purchases_counted_as_sales():
-        pipeline.append({"$match": match})
-    pipeline += [
+    match = purchases_counted_as_sales()
+    pipeline: list[dict] = [
+        {"$match": match},
+        # Archived purchases are still sales.
+        {"$unionWith": {"coll": ArchivedPurchase._meta.db_table, "pipeline": [{"$match": match}]}},
         # Newest first, so $first takes the product's latest name.
         {"$sort": {"createdAt": -1}},
         {
@@ -188,13 +239,21 @@ class LibraryItem:
 def purchase_library_for_user(*, user) -> list[LibraryItem]:
     """Every product the user owns (a completed purchase), newest purchase first, once each.
 
-    Two single-collection queries: the user's completed purchases (userId
-    index), then their products by _id (batched, gap 6).
+    Three single-collection queries: the user's completed purchases (userId
+    index), live and archived, then their products by _id (batched, gap 6).
     """
     owned: dict = {}
-    purchases = Purchase.objects.filter(user=user, status=PurchaseStatus.COMPLETED).order_by(
-        "-created_at"
+    purchases = list(
+        Purchase.objects.filter(user=user, status=PurchaseStatus.COMPLETED).order_by("-created_at")
     )
+    # And what was bought long ago (archive_purchases): still owned.
+    purchases += [
+        purchase_as_live(archived)
+        for archived in ArchivedPurchase.objects.filter(
+            user=user, status=PurchaseStatus.COMPLETED
+        ).order_by("-created_at")
+    ]
+    purchases.sort(key=lambda p: p.created_at, reverse=True)
     for purchase in purchases:
         owned.setdefault(purchase.product_id, purchase)
     products = {p.pk: p for p in filter_in(Product.objects.all(), "pk", list(owned))}
@@ -215,8 +274,15 @@ def products_popular(*, limit: int = POPULAR_COUNT) -> list[Product]:
     key = f"purchases:popular:{limit}"
     ids = cache.get(key)
     if ids is None:
+        match = purchases_counted_as_sales()
         pipeline = [
-            {"$match": purchases_counted_as_sales()},
+            {"$match": match},
+            {
+                "$unionWith": {
+                    "coll": ArchivedPurchase._meta.db_table,
+                    "pipeline": [{"$match": match}],
+                }
+            },
             {"$group": {"_id": "$productId", "n": {"$sum": 1}}},
             {"$sort": {"n": -1, "_id": 1}},
             {"$limit": limit},

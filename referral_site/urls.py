@@ -4,12 +4,14 @@ from django.urls import include, path
 from accounts.views import AdminLoginView
 from catalog.views import home
 from referral_site import views
+from referral_site.metrics import metrics_view
 
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),
     path("_floor/", views.framework_floor, name="framework-floor"),
+    path("metrics", metrics_view, name="metrics"),
     # Before admin.site's own login: the same limits as the site's sign-in.
     path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),

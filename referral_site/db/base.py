@@ -5,7 +5,9 @@
    answers both the same; the embedded stand-in knows only ``buildInfo``
    (ARCHITECTURE.md section 3, gap 1).
 2. Every MongoClient carries the site's command listeners
-   (referral_site/db_monitoring.py), which count commands per request.
+   (referral_site/db_monitoring.py), which count commands per request, the
+   operations tools' capture listener (referral_site/ops/queryplans.py) and
+   the Prometheus listeners (referral_site/metrics.py).
 3. When the settings carry an ``EMBEDDED`` entry (``MONGODB_URI`` unset), the
    embedded server is started on first connection, not at import time, so that
    commands that never touch the database never start it.
@@ -29,10 +31,19 @@ class DatabaseWrapper(MongoDatabaseWrapper):
 
     def get_new_connection(self, conn_params):
         from referral_site.db_monitoring import event_listeners
+        from referral_site.metrics import metrics_listeners
+        from referral_site.ops.queryplans import CAPTURE_LISTENER
 
         conn_params = {
             **conn_params,
-            "event_listeners": [*conn_params.get("event_listeners", ()), *event_listeners()],
+            "event_listeners": [
+                *conn_params.get("event_listeners", ()),
+                *event_listeners(),
+                # Idle unless explain_queries/index_report capture a page's commands.
+                CAPTURE_LISTENER,
+                # Prometheus metrics (commands, connection pool) when METRICS_ENABLED.
+                *metrics_listeners(),
+            ],
         }
         return super().get_new_connection(conn_params)
 

@@ -21,8 +21,9 @@ the other, so stop writes (or use the deployment's own snapshots, schema.md
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -161,3 +162,53 @@ def _write_file(path: Path, data: bytes) -> str:
 
 def _fsync(handle) -> None:
     os.fsync(handle.fileno())
+
+
+# --------------------------------------------------------------------------
+# Retention: `backup --keep-days N`
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PrunedBackup:
+    path: Path
+    created_at: datetime
+
+
+def backups_made_here(root: Path, database: str) -> list[PrunedBackup]:
+    """The backups of ``database`` directly under ``root``: directories whose manifest
+    says this command wrote them. Anything else (other files, other databases,
+    unfinished ``.partial`` directories, unreadable manifests) is not ours to touch."""
+    found = []
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        if not path.is_dir() or path.is_symlink() or path.name.startswith("."):
+            continue
+        try:
+            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+            created = datetime.fromisoformat(manifest["createdAt"].replace("Z", "+00:00"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if (
+            isinstance(manifest, dict)
+            and manifest.get("format") == FORMAT
+            and manifest.get("database") == database
+            and created.tzinfo is not None
+        ):
+            found.append(PrunedBackup(path=path, created_at=created))
+    return found
+
+
+def prune_backups(*, keep: Path, database: str, keep_days: int, now: datetime) -> list[Path]:
+    """Remove the backups of ``database`` next to ``keep`` older than ``keep_days``.
+
+    Called only after ``keep`` (the new backup) was written and verified, so
+    there is always at least one good backup left.
+    """
+    cutoff = now - timedelta(days=keep_days)
+    removed = []
+    for backup in backups_made_here(keep.parent, database):
+        if backup.path.resolve() == keep.resolve() or backup.created_at >= cutoff:
+            continue
+        shutil.rmtree(backup.path)
+        removed.append(backup.path)
+    return removed

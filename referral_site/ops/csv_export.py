@@ -101,6 +101,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "createdAt",
     ),
 }
+# Purchases moved by archive_purchases: the same columns.
+COLUMNS["purchasesArchive"] = COLUMNS["purchases"]
 COLLECTIONS = tuple(COLUMNS)
 
 # Fields of other models never exported by the admin action (matched in the

@@ -192,9 +192,22 @@ def index_model(spec: dict) -> IndexModel:
 
 
 def restore_database(
-    db: Database, directory: Path, *, force: bool = False, show_progress: bool = False
+    db: Database,
+    directory: Path,
+    *,
+    force: bool = False,
+    show_progress: bool = False,
+    only: str | None = None,
 ) -> RestoreResult:
+    """Restore the backup, or with ``only`` just that collection (its documents and
+    indexes); every other collection of the database is left as it is."""
     manifest, collections = read_manifest(directory)
+    if only is not None:
+        collections = [entry for entry in collections if entry.name == only]
+        if not collections:
+            raise OperationError(
+                f"the backup in {directory} has no collection {only!r}; nothing was restored"
+            )
     verify_files(collections)
     metadata = {entry.name: _metadata(entry) for entry in collections}
     # Every line of every file must parse before anything is dropped or written.
@@ -202,6 +215,13 @@ def restore_database(
         _check_documents(entry)
 
     occupied = collections_with_documents(db)
+    if only is not None:
+        occupied = [name for name in occupied if name == only]
+        if occupied and not force:
+            raise OperationError(
+                f"collection {only!r} of database {db.name!r} already holds documents "
+                f"({only}); pass --force to replace it (no other collection is touched)"
+            )
     if occupied and not force:
         shown = ", ".join(occupied[:5]) + (
             f" and {len(occupied) - 5} more" if len(occupied) > 5 else ""

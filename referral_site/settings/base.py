@@ -39,6 +39,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times and counts every response, redirects and errors included.
+    "referral_site.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -273,6 +275,15 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Operations -----------------------------------------------------------
+# Prometheus metrics at /metrics (README, Metrics). Closed to everyone unless
+# a client address/network or a bearer token is configured.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
+# serverStatus and the credits/purchases numbers are read at most this often (seconds).
+METRICS_DB_SCRAPE_SECONDS = env.float("METRICS_DB_SCRAPE_SECONDS", default=5)
+# Where `backup --keep-days` looks for the backups it made and may prune.
+BACKUP_DIR = env.path("BACKUP_DIR", default=str(VAR_DIR / "backups"))
 # Database commands slower than this are logged (collection, command, duration).
 SLOW_QUERY_MS = env.float("SLOW_QUERY_MS", default=100)
 # Only the site's own files: scripts and styles from /static/, no inline code.

@@ -122,3 +122,29 @@ def test_json_log_lines_carry_the_message_and_extra_fields():
     assert line["message"] == "slow find"
     assert line["level"] == "WARNING"
     assert (line["db_command"], line["duration_ms"]) == ("find", 120.5)
+
+
+@pytest.mark.parametrize(
+    ("uri", "warned"),
+    [
+        ("mongodb://db.example.com:27017/referral_store", True),
+        ("mongodb://a.example.com,b.example.com/referral_store?w=majority", True),
+        ("mongodb://db.example.com:27017/referral_store?replicaSet=rs0", False),
+        ("mongodb://db.example.com/referral_store?replicaset=rs0", False),
+    ],
+)
+def test_check_deploy_warns_when_mongodb_uri_names_no_replica_set(uri, warned):
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**DOCUMENTED_ENV, "MONGODB_URI": uri}
+    )
+
+    assert ("referral_site.W001" in result.stderr + result.stdout) is warned
+    assert result.returncode == (1 if warned else 0)
+
+
+def test_an_atlas_srv_address_counts_as_a_replica_set():
+    # Not through `check`: the settings resolve an SRV address's DNS records.
+    from referral_site.checks import names_replica_set
+
+    assert names_replica_set("mongodb+srv://u:p@cluster0.example.mongodb.net/referral_store")
+    assert not names_replica_set("mongodb://db.example.com/referral_store?replicaSet=")

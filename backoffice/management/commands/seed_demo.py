@@ -5,14 +5,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services import user_create
+from backoffice.demo_data import (
+    DEMO_CUSTOMER_EMAIL,
+    DEMO_CUSTOMER_PASSWORD,
+    DEMO_STAFF_EMAIL,
+    DEMO_STAFF_PASSWORD,
+)
 from catalog.demo import demo_cover, demo_file, demo_products
 from catalog.models import Product
 from catalog.services import product_cover_attach, product_file_attach
-
-DEMO_STAFF_EMAIL = "admin@example.com"
-DEMO_STAFF_PASSWORD = "demo-admin-pass"  # noqa: S105 - documented demo credentials
-DEMO_CUSTOMER_EMAIL = "customer@example.com"
-DEMO_CUSTOMER_PASSWORD = "demo-customer-pass"  # noqa: S105 - documented demo credentials
 
 
 class Command(BaseCommand):

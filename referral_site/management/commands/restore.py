@@ -18,16 +18,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("directory", metavar="DIR")
         parser.add_argument(
+            "--collection",
+            metavar="NAME",
+            help="restore only this collection (documents and indexes); the others are "
+            "left untouched. --force replaces it when it holds documents",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="drop and replace the backup's collections even though the "
             "database holds documents (others are left alone)",
         )
 
-    def handle(self, *args, directory, force, **options):
+    def handle(self, *args, directory, force, collection, **options):
         try:
             result = restore_database(
-                site_database(), Path(directory), force=force, show_progress=self.stderr.isatty()
+                site_database(),
+                Path(directory),
+                force=force,
+                show_progress=self.stderr.isatty(),
+                only=collection,
             )
         except OperationError as exc:
             raise CommandError(str(exc)) from exc
