@@ -7,6 +7,7 @@ from django import forms
 from catalog.models import Category, Product
 from catalog.selectors import SORT_CHOICES, SORT_NEWEST
 from catalog.services import product_cover_check, product_file_check
+from referral_site import widgets
 from referral_site.exceptions import ApplicationError
 
 SEARCH_MAX_LENGTH = 100
@@ -24,7 +25,7 @@ class ProductFilterForm(forms.Form):
     q = forms.CharField(
         label="Search titles and authors",
         required=False,
-        widget=forms.TextInput(
+        widget=widgets.TextInput(
             attrs={
                 "type": "search",
                 "placeholder": "Search titles",
@@ -37,6 +38,7 @@ class ProductFilterForm(forms.Form):
         label="Category",
         required=False,
         choices=[("", "All categories"), *Category.choices],
+        widget=widgets.Select,
     )
     min_price = forms.DecimalField(
         label="Minimum price",
@@ -44,7 +46,7 @@ class ProductFilterForm(forms.Form):
         min_value=Decimal("0"),
         max_value=PRICE_MAX,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+        widget=widgets.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
     )
     max_price = forms.DecimalField(
         label="Maximum price",
@@ -52,9 +54,11 @@ class ProductFilterForm(forms.Form):
         min_value=Decimal("0"),
         max_value=PRICE_MAX,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+        widget=widgets.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
     )
-    sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
+    sort = forms.ChoiceField(
+        label="Sort by", required=False, choices=SORT_CHOICES, widget=widgets.Select
+    )
 
     DEFAULTS = {"q": "", "category": "", "min_price": None, "max_price": None, "sort": SORT_NEWEST}
     FIELD_NOTICES = {
@@ -99,6 +103,19 @@ class ProductFilterForm(forms.Form):
     def notices(self) -> list[str]:
         ignored = [self.FIELD_NOTICES[name] for name in self.FIELD_NOTICES if name in self.errors]
         return ignored + self._corrections
+
+    def showing_applied(self) -> "ProductFilterForm":
+        """This form, now showing what is applied (ignored values gone), not what was typed.
+
+        The page's one form: it is not built a second time just to display it.
+        Call after ``is_valid()``, ``filters()`` and ``notices()``.
+        """
+        applied = self.filters()
+        self.is_bound = False
+        self.data = {}
+        self.initial = applied
+        self._bound_fields_cache.clear()
+        return self
 
 
 class ChangeCategoryForm(forms.Form):

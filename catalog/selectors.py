@@ -13,7 +13,10 @@ from bson import Decimal128, ObjectId
 from django.db.models import Q, QuerySet
 
 from catalog.models import Product
+from referral_site.db.collections import collection
+from referral_site.db.documents import instance_from
 from referral_site.db.text_search import TextSearchResults, text_search
+from referral_site.paging import Page, facet_page
 
 FEATURED_COUNT = 8
 PAGE_SIZE = 24
@@ -102,16 +105,66 @@ def product_search(
     return queryset.order_by(*ordering)
 
 
+def product_page(
+    *,
+    q: str = "",
+    category: str = "",
+    min_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+    sort: str = SORT_NEWEST,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+) -> Page:
+    """One page of the catalog with these filters (product_search's matching and order).
+
+    The total and the page come from one aggregation ($match, $sort, then a
+    $facet of the count and the page), read straight into Product instances.
+    A ``$text`` search keeps its own commands (count, then find), the only
+    form the stand-in accepts it in. A page beyond the last is the last.
+    """
+    if q and _WHOLE_WORDS.fullmatch(q):
+        results = product_search(
+            q=q, category=category, min_price=min_price, max_price=max_price, sort=sort
+        )
+        if isinstance(results, TextSearchResults):
+            count = results.count()
+            last = max(1, -(-count // per_page))
+            number = min(page, last)
+            start = (number - 1) * per_page
+            return Page(
+                object_list=list(results[start : start + per_page]),
+                number=number,
+                per_page=per_page,
+                count=count,
+            )
+    match = _filter(category=category, min_price=min_price, max_price=max_price)
+    if q:
+        pattern = {"$regex": re.escape(q), "$options": "i"}
+        match["$or"] = [{_column("title"): pattern}, {_column("author"): pattern}]
+    ordering = _ORDERINGS.get(sort, _ORDERINGS[SORT_NEWEST])
+    result = facet_page(
+        collection(Product),
+        match=match,
+        sort={_column(name.lstrip("-")): -1 if name[0] == "-" else 1 for name in ordering},
+        page=page,
+        per_page=per_page,
+    )
+    return Page(
+        object_list=[instance_from(Product, row) for row in result.rows],
+        number=result.number,
+        per_page=per_page,
+        count=result.count,
+    )
+
+
 def _column(field_name: str) -> str:
+    if field_name == "pk":
+        return "_id"
     return Product._meta.get_field(field_name).column
 
 
-def _text_search_filter(
-    *, q: str, category: str, min_price: Decimal | None, max_price: Decimal | None
-) -> dict:
-    # $text stays a top-level key: the form MongoDB documents, and the only
-    # one the stand-in understands.
-    mongo_filter: dict = {"$text": {"$search": q}}
+def _filter(*, category: str, min_price: Decimal | None, max_price: Decimal | None) -> dict:
+    mongo_filter: dict = {}
     if category:
         mongo_filter[_column("category")] = category
     price = {}
@@ -122,3 +175,14 @@ def _text_search_filter(
     if price:
         mongo_filter[_column("price")] = price
     return mongo_filter
+
+
+def _text_search_filter(
+    *, q: str, category: str, min_price: Decimal | None, max_price: Decimal | None
+) -> dict:
+    # $text stays a top-level key: the form MongoDB documents, and the only
+    # one the stand-in understands.
+    return {
+        "$text": {"$search": q},
+        **_filter(category=category, min_price=min_price, max_price=max_price),
+    }

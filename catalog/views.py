@@ -1,7 +1,6 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import FileResponse, Http404, HttpResponseNotModified
 from django.shortcuts import render
 from django.urls import reverse
@@ -10,13 +9,9 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
 from catalog.forms import ProductFilterForm
-from catalog.selectors import (
-    PAGE_SIZE,
-    product_get,
-    product_list_featured,
-    product_search,
-)
+from catalog.selectors import product_get, product_list_featured, product_page
 from referral_site.caching import shared_for_visitors
+from referral_site.paging import MAX_PAGE
 
 
 @require_GET
@@ -52,8 +47,12 @@ def product_list(request):
     filters = form.filters()
     for notice in form.notices():
         messages.warning(request, notice)
-    paginator = Paginator(product_search(**filters), PAGE_SIZE)
-    page = _page_or_nearest(request, paginator, request.GET.get("page"))
+    requested = _requested_page(request, request.GET.get("page"))
+    page = product_page(**filters, page=requested)
+    if page.number < requested:
+        messages.warning(
+            request, f"There is no page {requested}; showing the last page, {page.number}."
+        )
     links = _ListLinks(query=_filters_query(filters))
     # htmx swaps in the results only; a history restore (back button with an
     # evicted htmx cache) needs the whole page.
@@ -64,15 +63,13 @@ def product_list(request):
         template,
         {
             # Shows what is applied, not what was typed: ignored values are gone.
-            "form": ProductFilterForm(initial=filters),
+            "form": form.showing_applied(),
             "page": page,
             "products": page.object_list,
             "filtered": bool(links.query),
             "list_url": links.list_url,
-            "previous_url": links.page(page.previous_page_number())
-            if page.has_previous()
-            else None,
-            "next_url": links.page(page.next_page_number()) if page.has_next() else None,
+            "previous_url": links.page(page.previous_page_number) if page.has_previous else None,
+            "next_url": links.page(page.next_page_number) if page.has_next else None,
         },
     )
     if partial:
@@ -95,22 +92,22 @@ class _ListLinks:
         return f"{self.list_url}?{'&'.join(parts)}" if parts else self.list_url
 
 
-def _page_or_nearest(request, paginator, number):
-    """The requested page; out of range or not a number: the nearest one, with a message."""
+def _requested_page(request, number) -> int:
+    """The page number asked for; not a number or below 1: the first, with a message.
+
+    Beyond the last page is the selector's to answer (with the last page).
+    """
     if number in (None, ""):
-        return paginator.page(1)
+        return 1
     try:
-        return paginator.page(number)
-    except PageNotAnInteger:
+        value = int(number)
+    except ValueError:
         messages.warning(request, "Ignored the page number: it must be a whole number.")
-        return paginator.page(1)
-    except EmptyPage:
-        if int(number) < 1:
-            messages.warning(request, "There is no such page; showing the first one.")
-            return paginator.page(1)
-        last = paginator.num_pages
-        messages.warning(request, f"There is no page {int(number)}; showing the last page, {last}.")
-        return paginator.page(last)
+        return 1
+    if value < 1:
+        messages.warning(request, "There is no such page; showing the first one.")
+        return 1
+    return min(value, MAX_PAGE)
 
 
 def _filters_query(filters: dict) -> str:

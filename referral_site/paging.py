@@ -49,6 +49,19 @@ class Page:
     def previous_page_number(self) -> int:
         return self.number - 1
 
+    @property
+    def has_other_pages(self) -> bool:
+        return self.num_pages > 1
+
+    @property
+    def start_index(self) -> int:
+        """1-based position of the page's first row (0 when there are none)."""
+        return (self.number - 1) * self.per_page + 1 if self.object_list else 0
+
+    @property
+    def end_index(self) -> int:
+        return (self.number - 1) * self.per_page + len(self.object_list)
+
     def __iter__(self):
         return iter(self.object_list)
 
@@ -81,11 +94,14 @@ def facet_page(
     with the last page: one more aggregation, only in that case.
     """
     facets = {
-        "rows": [{"$sort": sort}, {"$skip": (page - 1) * per_page}, {"$limit": per_page}],
+        "rows": [{"$skip": (page - 1) * per_page}, {"$limit": per_page}],
         "count": [{"$count": "n"}],
         **(extra_facets or {}),
     }
-    result = next(iter(collection.aggregate([{"$match": match}, {"$facet": facets}])), None)
+    # $match and $sort before the $facet, where MongoDB can serve both from an
+    # index; the sub-pipelines of a $facet never use one.
+    pipeline = [{"$match": match}, {"$sort": sort}, {"$facet": facets}]
+    result = next(iter(collection.aggregate(pipeline)), None)
     result = result or {key: [] for key in facets}
     count = (result.get("count") or [{}])[0].get("n", 0)
     last = max(1, ceil(count / per_page))
