@@ -46,10 +46,10 @@ def _origin(url: str) -> str:
 def clerk_policy() -> dict:
     """The site's policy plus exactly the Clerk origins the Clerk pages need."""
     policy = {key: list(value) for key, value in settings.SECURE_CSP.items()}
-    fapi = clerk.frontend_api_url()
-    script = _origin(clerk.clerk_js_url())
-    policy["script-src"] += sorted({fapi, script}) + [CLOUDFLARE_CHALLENGES]
-    policy["connect-src"] += sorted({fapi, script})
+    # The Frontend API, and ClerkJS's origin when CLERK_JS_URL puts it elsewhere.
+    clerk_origins = list(dict.fromkeys([clerk.frontend_api_url(), _origin(clerk.clerk_js_url())]))
+    policy["script-src"] += [*clerk_origins, CLOUDFLARE_CHALLENGES]
+    policy["connect-src"] += clerk_origins
     policy["img-src"].append(CLERK_IMG_HOST)
     policy["style-src"].append("'unsafe-inline'")
     policy["worker-src"] = ["'self'", "blob:"]
