@@ -216,7 +216,14 @@ def token_from_request(request) -> tuple[str | None, bool]:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip(), True
-    return request.COOKIES.get(SESSION_COOKIE) or None, False
+    token = request.COOKIES.get(SESSION_COOKIE)
+    if not token:
+        # Newer ClerkJS also writes a copy suffixed per instance (__session_<suffix>).
+        token = next(
+            (value for name, value in request.COOKIES.items() if name.startswith("__session_")),
+            None,
+        )
+    return token or None, False
 
 
 def unverified_claims(token: str) -> dict:
