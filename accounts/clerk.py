@@ -39,8 +39,20 @@ SESSION_COOKIE = "__session"
 # The Clerk session id in the Django session it made (the tie of point 3).
 SID_SESSION_KEY = "clerk_sid"
 # Cookies ClerkJS sets on the shop's own domain (the session token, the
-# client's "last updated" mark, the development browser): cleared at sign-out.
+# client's "last updated" mark, the development browser), plain and with a
+# per-instance suffix: cleared at sign-out.
 CLERK_COOKIES = ("__session", "__client_uat", "__clerk_db_jwt")
+
+
+def clerk_cookie_names(request) -> list[str]:
+    """The Clerk cookies this request carries."""
+    return [
+        name
+        for name in request.COOKIES
+        if name in CLERK_COOKIES or name.startswith(tuple(f"{c}_" for c in CLERK_COOKIES))
+    ]
+
+
 # Clerk user ids look like "user_2abc..."; local accounts carry "local_...",
 # erased ones "erased_...": neither may ever be a token's subject.
 USER_ID_SHAPE = re.compile(r"^user_[A-Za-z0-9]{1,58}$")

@@ -171,7 +171,6 @@ class LogoutView(auth_views.LogoutView):
                     clerk.clerk_session_revoke(session_id=sid)
                 except clerk.ClerkUnavailable as exc:
                     logger.warning("clerk session revoke failed: %s", exc)
-        for name in clerk.CLERK_COOKIES:
-            if name in request.COOKIES:
-                response.delete_cookie(name, samesite="Lax")
+        for name in clerk.clerk_cookie_names(request):
+            response.delete_cookie(name, samesite="Lax")
         return response

@@ -76,9 +76,8 @@ def _deleted(request):
         "been with us.",
     )
     response = redirect("home")
-    for name in clerk.CLERK_COOKIES:
-        if name in request.COOKIES:
-            # The erased account no longer carries its Clerk id, so a Clerk token
-            # left in the browser would sign a brand-new account in.
-            response.delete_cookie(name, samesite="Lax")
+    for name in clerk.clerk_cookie_names(request):
+        # The erased account no longer carries its Clerk id, so a Clerk token
+        # left in the browser would sign a brand-new account in.
+        response.delete_cookie(name, samesite="Lax")
     return response

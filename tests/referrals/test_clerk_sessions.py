@@ -171,6 +171,7 @@ def test_logout_revokes_the_clerk_session_and_clears_the_clerk_cookies(
     token = fake_clerk.token(sub=SUB, sid=SID)
     client.cookies["__session"] = token
     client.cookies["__client_uat"] = "1700000000"
+    client.cookies["__client_uat_Xy12"] = "1700000000"
     assert client.get("/").wsgi_request.user.is_authenticated
 
     # When
@@ -182,6 +183,7 @@ def test_logout_revokes_the_clerk_session_and_clears_the_clerk_cookies(
     assert fake_clerk.sessions[SID]["status"] == "revoked"
     assert response.cookies["__session"].value == ""
     assert response.cookies["__client_uat"].value == ""
+    assert response.cookies["__client_uat_Xy12"].value == ""
     assert mongo.clerkSessions.find_one({"sessionId": SID})["endedAt"] is not None
     replay = type(client)()
     replay.cookies["__session"] = token
