@@ -37,5 +37,7 @@
   else {
     script.addEventListener("load", mount);
     script.addEventListener("error", fail);
+    // The async script may have failed before this deferred one ran.
+    window.setTimeout(function () { if (!window.Clerk) fail(); }, 15000);
   }
 })();
