@@ -42,6 +42,15 @@ def clerk_settings_check(app_configs, **kwargs):
                 id="accounts.W003",
             )
         )
+    elif not settings.CLERK_SECRET_KEY:
+        problems.append(
+            Warning(
+                "CLERK_SECRET_KEY is not set: Clerk sessions cannot be checked or revoked, "
+                "sign-ups cannot be linked by e-mail, and erasures cannot delete Clerk users.",
+                hint="Set CLERK_SECRET_KEY; CLERK_JWT_KEY alone only verifies tokens.",
+                id="accounts.W004",
+            )
+        )
     if settings.CLERK_JWT_KEY:
         try:
             clerk._public_key(settings.CLERK_JWT_KEY)

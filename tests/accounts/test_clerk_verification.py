@@ -190,3 +190,28 @@ def test_jwks_unavailable_refuses_the_token_without_an_error_page(client, fake_c
     assert response.status_code == 200
     assert not response.wsgi_request.user.is_authenticated
     assert _rejections(clerk_log) == ["clerk token rejected: signing keys unavailable"]
+
+
+def _check_ids(settings) -> list[str]:
+    from accounts.checks import clerk_settings_check
+
+    return sorted(problem.id for problem in clerk_settings_check(None))
+
+
+def test_the_start_up_check_names_what_is_missing(fake_clerk, settings):
+    assert _check_ids(settings) == []
+    settings.CLERK_PUBLISHABLE_KEY = "pk_test_bm90LWEtaG9zdA"  # "not-a-host", no "$"
+    assert _check_ids(settings) == ["accounts.E002"]
+    settings.CLERK_PUBLISHABLE_KEY = fake_clerk_publishable_key()
+    settings.CLERK_SECRET_KEY = ""
+    assert _check_ids(settings) == ["accounts.W003"]
+    settings.CLERK_JWT_KEY = "not a pem"
+    assert _check_ids(settings) == ["accounts.E001", "accounts.W004"]
+    settings.CLERK_AUTHORIZED_PARTIES = []
+    assert "accounts.W001" in _check_ids(settings)
+
+
+def fake_clerk_publishable_key() -> str:
+    from tests.clerk_fake import PUBLISHABLE_KEY
+
+    return PUBLISHABLE_KEY
