@@ -177,7 +177,8 @@ def user_sync_from_clerk(*, user: User, name: str, verified_email: str | None) -
     """
     changes = {}
     if name.strip():
-        changes["name"] = " ".join(name.split())[:NAME_MAX_LENGTH]
+        # The same cleaning as a token's name claims (no control characters).
+        changes["name"] = clerk_name_from_claims({"name": name})
     if verified_email and verified_email != user.email:
         changes["email"] = verified_email
     if not changes:

@@ -63,15 +63,25 @@ def _pending_link(request, *, claims: dict, name: str, email: str, account: User
     return Outcome(link_pending=True, reason="link pending")
 
 
-def clerk_session_start(request, *, user: User, sid: str) -> None:
-    """Log ``user`` in and tie the new Django session to Clerk session ``sid``."""
+def clerk_session_start(request, *, user: User, sid: str) -> bool:
+    """Log ``user`` in and tie the new Django session to Clerk session ``sid``.
+
+    False (and signed out again) when the Clerk session was ended meanwhile:
+    a webhook that lands between the check and the record wins.
+    """
     login(request, user, backend=SESSION_BACKEND)
     request.session[SID_SESSION_KEY] = sid
     request.session[CHECKED_SESSION_KEY] = int(time.time())
     request.session.pop(LINK_SESSION_KEY, None)
     if request.session.session_key is None:
         request.session.save()
-    clerk_session_record(session_id=sid, user=user, session_key=request.session.session_key)
+    record = clerk_session_record(
+        session_id=sid, user=user, session_key=request.session.session_key
+    )
+    if record.ended_at is not None:
+        logout(request)
+        return False
+    return True
 
 
 def clerk_sign_in(request, token: str, *, from_header: bool = False) -> Outcome:
@@ -131,8 +141,8 @@ def clerk_sign_in(request, token: str, *, from_header: bool = False) -> Outcome:
             return user
 
         request.auser = auser
-    else:
-        clerk_session_start(request, user=user, sid=sid)
+    elif not clerk_session_start(request, user=user, sid=sid):
+        return Outcome(reason="session ended")
     return Outcome(user=user, created=created)
 
 

@@ -188,8 +188,9 @@ def clerk_link(request):
         request.session.pop(LINK_SESSION_KEY, None)
         messages.error(request, exc.message)
         return redirect("referrals:clerk_sign_in")
-    clerk_session_start(request, user=user, sid=pending["sid"])
     messages.success(request, "Your Clerk sign-in is now linked to your account.")
+    if not clerk_session_start(request, user=user, sid=pending["sid"]):
+        return redirect("referrals:clerk_sign_in")
     return _landing(request, user, target, created=False)
 
 
@@ -205,7 +206,8 @@ def _link_new_account(request, pending: dict, target: str | None):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("referrals:clerk_sign_in")
-    clerk_session_start(request, user=user, sid=pending["sid"])
+    if not clerk_session_start(request, user=user, sid=pending["sid"]):
+        return redirect("referrals:clerk_sign_in")
     if created:
         messages.success(request, "Welcome! Your account is ready.")
     response = _landing(request, user, target, created=created)

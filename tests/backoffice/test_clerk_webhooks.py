@@ -193,3 +193,17 @@ def test_odd_or_unknown_events_are_acknowledged_without_an_error(
     assert response.status_code == 200
     assert response.json()["received"] is True
     assert mongo.users.find_one({"_id": clerk_user.pk})["isActive"] is True
+
+
+def test_a_session_revoked_before_it_reached_the_shop_cannot_sign_in_later(
+    client, fake_clerk, settings, clerk_user
+):
+    # Given: Clerk revokes a session the shop never saw
+    _deliver(client, settings, {"type": "session.revoked", "data": {"id": SID, "user_id": SUB}})
+
+    # When: a token of it arrives within its minute
+    browser = type(client)()
+    browser.cookies["__session"] = fake_clerk.token(sub=SUB, sid=SID)
+
+    # Then
+    assert not browser.get("/").wsgi_request.user.is_authenticated
