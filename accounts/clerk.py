@@ -73,6 +73,10 @@ class ClerkUnavailable(Exception):
     """The Backend API could not be asked (network, 5xx, bad answer)."""
 
 
+class ClerkUserMissing(Exception):
+    """Clerk has no such user (deleted since the token was minted)."""
+
+
 # --- The instance ----------------------------------------------------------------
 
 
@@ -398,6 +402,8 @@ def clerk_user_profile(*, clerk_user_id: str) -> ClerkProfile:
         response = httpx.get(
             _api_url(f"/users/{clerk_user_id}"), headers=_api_headers(), timeout=API_TIMEOUT_SECONDS
         )
+        if response.status_code == 404:
+            raise ClerkUserMissing(clerk_user_id)
         response.raise_for_status()
         data = response.json()
     except (httpx.HTTPError, ValueError) as exc:

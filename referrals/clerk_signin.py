@@ -102,6 +102,8 @@ def clerk_sign_in(request, token: str, *, from_header: bool = False) -> Outcome:
         if clerk.has_backend_api():
             try:
                 profile = clerk.clerk_user_profile(clerk_user_id=sub)
+            except clerk.ClerkUserMissing:
+                return Outcome(reason="unknown Clerk user")
             except clerk.ClerkUnavailable as exc:
                 # Without the address the linking rule cannot be applied: no
                 # new account now rather than a duplicate of an existing one.

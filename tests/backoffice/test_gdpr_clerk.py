@@ -59,11 +59,13 @@ def test_a_password_account_is_erased_without_asking_clerk(user, fake_clerk):
 
 
 def test_a_clerk_user_whose_account_is_erased_comes_back_as_nobody_known(
-    client, linked, fake_clerk, mongo
+    client, linked, fake_clerk, mongo, caplog
 ):
     # Given: erased (and deleted in Clerk); a token of that Clerk user still in a browser
     call_command("gdpr_erase", email="linked@example.com", stdout=StringIO())
     client.cookies["__session"] = fake_clerk.token(sub=SUB, sid="sess_2eraseABC")
+
+    caplog.set_level("INFO", logger="accounts.clerk")
 
     # When
     response = client.get("/")
@@ -71,3 +73,4 @@ def test_a_clerk_user_whose_account_is_erased_comes_back_as_nobody_known(
     # Then: no new account for the deleted Clerk user (Clerk no longer knows it)
     assert not response.wsgi_request.user.is_authenticated
     assert mongo.users.count_documents({"clerkUserId": SUB}) == 0
+    assert "clerk token rejected: unknown Clerk user" in caplog.messages
