@@ -207,3 +207,42 @@ class RateLimitBucket(models.Model):
 
     def __str__(self):
         return f"{self.key}: {self.count}"
+
+
+class ClerkSession(models.Model):
+    """A Clerk session that signed someone in here (collection ``clerkSessions``).
+
+    Ties the Django session to it: ``sessionKey`` is the Django session it
+    made, deleted when Clerk says the session ended (webhook) or when the
+    shop's sign-out revoked it; ``endedAt`` then refuses any still-valid
+    token of that session, so it cannot sign the user straight back in.
+    """
+
+    session_id = models.CharField(max_length=64, unique=True, db_column="sessionId")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="clerk_sessions", db_column="userId"
+    )
+    session_key = models.CharField(max_length=64, blank=True, db_column="sessionKey")
+    ended_at = models.DateTimeField(null=True, blank=True, db_column="endedAt")
+    created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
+
+    class Meta:
+        db_table = "clerkSessions"
+
+    def __str__(self):
+        return self.session_id
+
+
+class ClerkEvent(models.Model):
+    """A Clerk webhook delivery, recorded once its effects are stored (unique ``eventId``:
+    the ``svix-id`` header, the same on every retry of one message)."""
+
+    event_id = models.CharField(max_length=255, unique=True, db_column="eventId")
+    type = models.CharField(max_length=100, db_column="type")
+    created_at = models.DateTimeField(auto_now_add=True, db_column="createdAt")
+
+    class Meta:
+        db_table = "clerkEvents"
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"

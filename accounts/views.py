@@ -5,18 +5,21 @@ password checks per IP address and per account; sign-up and password reset
 count every POST (accounts.ratelimit). At the limit the answer is a 429.
 """
 
+import logging
+
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.urls import reverse, reverse_lazy
 
-from accounts import ratelimit
+from accounts import clerk, ratelimit
 from accounts.forms import (
     EmailAuthenticationForm,
     PasswordChangeForm,
     PasswordResetForm,
     SetPasswordForm,
 )
+from accounts.services import clerk_session_end
 from accounts.web import (
     device_remember,
     failure_register,
@@ -142,3 +145,32 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
+
+
+logger = logging.getLogger("accounts.clerk")
+
+
+class LogoutView(auth_views.LogoutView):
+    """Sign-out (POST only): also ends the Clerk session behind a Clerk sign-in.
+
+    The Clerk session is revoked through the Backend API and recorded as
+    ended here, so the session token still in the browser (valid for about
+    a minute) cannot sign the user straight back in; ClerkJS's cookies on
+    this domain are cleared. When Clerk cannot be reached the local record
+    still refuses that session's tokens.
+    """
+
+    def post(self, request, *args, **kwargs):
+        sid = request.session.get(clerk.SID_SESSION_KEY)
+        user = request.user if request.user.is_authenticated else None
+        response = super().post(request, *args, **kwargs)
+        if sid:
+            clerk_session_end(session_id=sid, user=user)
+            if clerk.has_backend_api():
+                try:
+                    clerk.clerk_session_revoke(session_id=sid)
+                except clerk.ClerkUnavailable as exc:
+                    logger.warning("clerk session revoke failed: %s", exc)
+        for name in clerk.clerk_cookie_names(request):
+            response.delete_cookie(name, samesite="Lax")
+        return response

@@ -29,6 +29,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
 
+from accounts import clerk
 from accounts.models import User
 from accounts.selectors import user_get_by_email
 from credits.models import CreditTransaction
@@ -147,6 +148,11 @@ def export_to_json(data: dict) -> str:
 class Erasure:
     user_id: ObjectId
     already_erased: bool
+    # The Clerk user behind the account, when it had one, and what became of it:
+    # deleted through the Backend API, or why not (the local erasure stands).
+    clerk_user_id: str | None = None
+    clerk_user_deleted: bool = False
+    clerk_error: str | None = None
 
 
 def user_is_erased(user: User) -> bool:
@@ -178,8 +184,15 @@ def _scrub_admin_log(*, user_id) -> None:
     ).update(object_repr=str(user_id))
 
 
-def user_erase(*, user: User, actor: User | None = None) -> Erasure:
+def user_erase(*, user: User, actor: User | None = None, delete_clerk_user: bool = True) -> Erasure:
     """Pseudonymise ``user`` and disable the account; safe to repeat.
+
+    A Clerk-linked account's Clerk user is deleted too (``DELETE /v1/users/{id}``),
+    after the local erasure is stored, so that the same person cannot come
+    back through Clerk as the same identity and be referred again; when that
+    call fails the erasure still stands and ``clerk_error`` says why.
+    ``delete_clerk_user=False`` when Clerk itself reported the deletion
+    (the user.deleted webhook).
 
     ``actor`` is who carried out the request (a staff member), recorded in the
     admin log. None means the user themself: LogEntry.user is NOT NULL in
@@ -225,10 +238,34 @@ def user_erase(*, user: User, actor: User | None = None) -> Erasure:
             _log_erasure(user_id=user_id, actor_id=actor_id)
             _scrub_admin_log(user_id=user_id)
             logger.info("user personal data erased: %s", user_id)
+            if delete_clerk_user and clerk.USER_ID_SHAPE.match(expected):
+                return _delete_clerk_user(user_id=user_id, clerk_user_id=expected)
             return Erasure(user_id=user_id, already_erased=False)
         # Lost the compare-and-set: see what the winner left.
         expected = User.objects.filter(pk=user_id).values_list("clerk_user_id", flat=True).first()
     raise ApplicationError("The account kept changing while it was being erased; try again.")
+
+
+def _delete_clerk_user(*, user_id, clerk_user_id: str) -> Erasure:
+    if not clerk.has_backend_api():
+        error = "CLERK_SECRET_KEY is not set"
+    else:
+        try:
+            clerk.clerk_user_delete(clerk_user_id=clerk_user_id)
+        except clerk.ClerkUnavailable as exc:
+            error = str(exc)
+        else:
+            logger.info("clerk user deleted for erased user %s", user_id)
+            return Erasure(
+                user_id=user_id,
+                already_erased=False,
+                clerk_user_id=clerk_user_id,
+                clerk_user_deleted=True,
+            )
+    logger.warning("clerk user not deleted for erased user %s: %s", user_id, error)
+    return Erasure(
+        user_id=user_id, already_erased=False, clerk_user_id=clerk_user_id, clerk_error=error
+    )
 
 
 def _finish_already_erased(*, user_id, actor_id) -> Erasure:

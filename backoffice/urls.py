@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backoffice import views
+from backoffice import clerk_webhooks, views
 
 app_name = "backoffice"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("accounts/settings/", views.account_settings, name="settings"),
     path("accounts/settings/export/", views.account_export, name="settings_export"),
     path("accounts/settings/delete/", views.account_delete, name="settings_delete"),
+    path("webhooks/clerk/", clerk_webhooks.clerk_webhook, name="clerk-webhook"),
 ]

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import clerk, ratelimit
 from accounts.forms import AccountDeleteForm
+from accounts.services import clerk_session_end
 from accounts.web import failure_register, failures_over_limit, too_many_attempts
 from backoffice.gdpr import export_to_json, user_data_export, user_erase
 from referral_site.exceptions import ApplicationError
@@ -63,7 +64,11 @@ def account_delete(request):
 
 def _deleted(request):
     # Ends this session now; any other session of the account stops working
-    # because the account is inactive (see user_erase).
+    # because the account is inactive (see user_erase). A Clerk session
+    # behind this one is refused from now on (its token lives a minute more).
+    sid = request.session.get(clerk.SID_SESSION_KEY)
+    if sid:
+        clerk_session_end(session_id=sid, user=request.user)
     logout(request)
     messages.success(
         request,
@@ -71,8 +76,8 @@ def _deleted(request):
         "been with us.",
     )
     response = redirect("home")
-    if clerk.SESSION_COOKIE in request.COOKIES:
+    for name in clerk.clerk_cookie_names(request):
         # The erased account no longer carries its Clerk id, so a Clerk token
         # left in the browser would sign a brand-new account in.
-        response.delete_cookie(clerk.SESSION_COOKIE)
+        response.delete_cookie(name, samesite="Lax")
     return response

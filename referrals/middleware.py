@@ -1,22 +1,21 @@
-"""Clerk sign-in: a valid Clerk session token signs its user in.
+"""Clerk sign-in: a valid Clerk session token signs its user in, and the
+Django session it makes lives only as long as the Clerk session.
 
 The first sign-in of a Clerk user is their sign-up, with the referral code
-the visitor brought (referrals.services.user_get_or_create_for_clerk), so
-this middleware lives with sign-up with a code, in the referrals app.
+the visitor brought (referrals.clerk_signin), so this middleware lives with
+sign-up with a code, in the referrals app.
 """
 
 import logging
 
-from django.contrib.auth import login
-from django.core.exceptions import ValidationError
-
 from accounts import clerk
-from accounts.backends import SESSION_BACKEND
-from accounts.origin import request_origin
-from accounts.services import clerk_name_from_claims
-from referral_site.exceptions import ApplicationError
-from referrals.capture import referral_code_forget, referral_code_remembered
-from referrals.services import user_get_or_create_for_clerk
+from referrals.capture import referral_code_forget
+from referrals.clerk_signin import (
+    LINK_SESSION_KEY,
+    SID_SESSION_KEY,
+    clerk_session_check,
+    clerk_sign_in,
+)
 
 logger = logging.getLogger("accounts.clerk")
 
@@ -29,6 +28,8 @@ class ClerkSessionMiddleware:
     token authenticates only the request that carries it. A bad, expired or
     foreign token is ignored with one log line: the visitor stays anonymous
     (or signed in as before) and never sees an error page because of it.
+    A session made from a Clerk session is checked against Clerk every
+    CLERK_SESSION_CHECK_SECONDS (clerk_signin.clerk_session_check).
     """
 
     def __init__(self, get_response):
@@ -36,7 +37,9 @@ class ClerkSessionMiddleware:
 
     def __call__(self, request):
         forget_referral = False
+        request.clerk_outcome = None
         if clerk.is_configured():
+            clerk_session_check(request)
             forget_referral = self._authenticate(request)
         response = self.get_response(request)
         if forget_referral:
@@ -48,41 +51,26 @@ class ClerkSessionMiddleware:
         token, from_header = clerk.token_from_request(request)
         if not token:
             return False
+        claims = clerk.unverified_claims(token)
+        session = getattr(request, "session", None)
         user = request.user
-        if user.is_authenticated and user.clerk_user_id == clerk.unverified_subject(token):
-            # Already this Clerk user: nothing to grant, no need to verify.
-            return False
-        try:
-            claims = clerk.verify(token)
-        except clerk.TokenRejected as exc:
-            logger.info("clerk token rejected: %s", exc.reason)
-            return False
-        code = referral_code_remembered(request) if hasattr(request, "session") else None
-        try:
-            user, created = user_get_or_create_for_clerk(
-                clerk_user_id=claims["sub"],
-                name=clerk_name_from_claims(claims),
-                referral_code=code,
-                origin=request_origin(request),
+        if (
+            user.is_authenticated
+            and user.clerk_user_id == claims.get("sub")
+            and (
+                from_header or session is None or session.get(SID_SESSION_KEY) == claims.get("sid")
             )
-        except (ApplicationError, ValidationError):
-            # e.g. a sub longer than the field allows
-            logger.warning("clerk token rejected: unusable subject")
+        ):
+            # Already this Clerk session: nothing to grant, no need to verify.
             return False
-        if not user.is_active:
-            logger.info("clerk token rejected: account inactive")
+        pending = session.get(LINK_SESSION_KEY) if session is not None else None
+        if not from_header and pending and pending.get("sid") == claims.get("sid"):
+            # Waiting for the local account's password (referrals.views.clerk_link).
             return False
-        if created:
-            logger.info("clerk user created: %s", user.pk)
-        if from_header:
-            # Bearer: this request only, no session.
-            request.user = user
-            request._cached_user = user
-
-            async def auser():
-                return user
-
-            request.auser = auser
-        else:
-            login(request, user, backend=SESSION_BACKEND)
-        return created and user.referred_by_id is not None
+        outcome = clerk_sign_in(request, token, from_header=from_header)
+        request.clerk_outcome = outcome
+        if outcome.user is None:
+            if not outcome.link_pending:
+                logger.info("clerk token rejected: %s", outcome.reason)
+            return False
+        return outcome.created and outcome.user.referred_by_id is not None

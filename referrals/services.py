@@ -152,6 +152,7 @@ def user_get_or_create_for_clerk(
     *,
     clerk_user_id: str,
     name: str,
+    email: str | None = None,
     referral_code: str | None = None,
     origin: Origin | None = None,
 ) -> tuple[User, bool]:
@@ -160,21 +161,32 @@ def user_get_or_create_for_clerk(
     A new user gets a referral code like any other and, when the visitor came
     through a referral link, is referred (their sign-up happens here). An
     unknown remembered code is ignored: there is no form to report it on.
-    The e-mail address is not taken from the token: an unverified address
-    must not be able to claim an existing local account.
+    ``email`` is the Clerk user's verified primary address (Backend API),
+    stored when no account here has it yet; the caller decides about linking
+    an account that has it (only after its password is entered).
     """
     user = user_get_by_clerk_user_id(clerk_user_id=clerk_user_id)
     if user is not None:
         return user, False
     referrer = user_get_by_referral_code(code=referral_code) if referral_code else None
     try:
-        user = user_create(
-            email=None,
-            password=None,
-            name=name or CLERK_DEFAULT_NAME,
-            clerk_user_id=clerk_user_id,
-            referred_by=referrer,
-        )
+        try:
+            user = user_create(
+                email=email,
+                password=None,
+                name=name or CLERK_DEFAULT_NAME,
+                clerk_user_id=clerk_user_id,
+                referred_by=referrer,
+            )
+        except EmailTaken:
+            # An account took the address meanwhile: this one goes without it.
+            user = user_create(
+                email=None,
+                password=None,
+                name=name or CLERK_DEFAULT_NAME,
+                clerk_user_id=clerk_user_id,
+                referred_by=referrer,
+            )
     except ClerkUserTaken:
         # A concurrent first request inserted it; the unique index picked that one.
         user = User.objects.get(clerk_user_id=clerk_user_id)
@@ -182,6 +194,8 @@ def user_get_or_create_for_clerk(
             referral_create(referrer=user.referred_by, referred_user=user)
         return user, False
     if referrer is not None:
-        signals = signup_signals(referrer=referrer, email=None, origin=origin, now=timezone.now())
+        signals = signup_signals(
+            referrer=referrer, email=user.email, origin=origin, now=timezone.now()
+        )
         referral_create(referrer=referrer, referred_user=user, signals=signals)
     return user, True

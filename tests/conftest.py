@@ -9,11 +9,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import connection
 
+from accounts import clerk
 from purchases.models import Purchase
 from referrals.services import referral_create
+from tests import clerk_fake
 from tests.factories import ProductFactory, UserFactory
 
-CLERK_ORIGIN = "https://shop.example.com"
+CLERK_ORIGIN = clerk_fake.ORIGIN
 
 
 @pytest.fixture
@@ -85,10 +87,38 @@ def foreign_signing_key():
 
 @pytest.fixture
 def clerk_settings(db, settings, clerk_signing_key):
+    """Clerk on, networkless: the instance's one PEM key in CLERK_JWT_KEY, no secret key."""
+    settings.CLERK_PUBLISHABLE_KEY = clerk_fake.PUBLISHABLE_KEY
+    settings.CLERK_SECRET_KEY = ""
     settings.CLERK_JWT_KEY = _public_pem(clerk_signing_key)
     settings.CLERK_AUTHORIZED_PARTIES = [CLERK_ORIGIN]
     settings.CLERK_LEEWAY_SECONDS = 5
     return settings
+
+
+@pytest.fixture(scope="session")
+def _fake_clerk_server():
+    server = clerk_fake.FakeClerk()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_clerk(db, settings, _fake_clerk_server):
+    """Clerk on against a local stand-in instance (tests/clerk_fake.py): keys from its
+    JWKS by kid, session checks, sign-out and user deletion through its Backend API,
+    webhooks signed with a fresh svix secret."""
+    _fake_clerk_server.reset()
+    clerk.jwks_cache_clear()
+    settings.CLERK_PUBLISHABLE_KEY = clerk_fake.PUBLISHABLE_KEY
+    settings.CLERK_SECRET_KEY = clerk_fake.SECRET_KEY
+    settings.CLERK_API_URL = _fake_clerk_server.url
+    settings.CLERK_JWT_KEY = ""
+    settings.CLERK_AUTHORIZED_PARTIES = [CLERK_ORIGIN]
+    settings.CLERK_LEEWAY_SECONDS = 5
+    settings.CLERK_WEBHOOK_SECRET = clerk_fake.webhook_secret()
+    yield _fake_clerk_server
+    clerk.jwks_cache_clear()
 
 
 @pytest.fixture

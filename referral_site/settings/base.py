@@ -198,10 +198,29 @@ AUTH_RATE_WINDOW_SECONDS = env.int("AUTH_RATE_WINDOW_SECONDS", default=900)
 # Reverse proxies in front of the app that append to X-Forwarded-For; 0 means
 # the client address is REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# Clerk sign-in, on when both the PEM public key and the allowed azp origins are set.
+# Clerk sign-in (accounts/clerk.py), on with the publishable key, the secret
+# key (or the networkless CLERK_JWT_KEY) and the allowed azp origins.
+CLERK_PUBLISHABLE_KEY = env("CLERK_PUBLISHABLE_KEY", default="")
+CLERK_SECRET_KEY = env("CLERK_SECRET_KEY", default="")
+# The Frontend API (tokens' iss, ClerkJS's origin); by default the host the
+# publishable key encodes. Set it only for a proxied or satellite domain.
+CLERK_FRONTEND_API = env("CLERK_FRONTEND_API", default="")
+CLERK_API_URL = env("CLERK_API_URL", default="https://api.clerk.com")
 CLERK_JWT_KEY = env("CLERK_JWT_KEY", default="")
 CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
 CLERK_LEEWAY_SECONDS = env.int("CLERK_LEEWAY_SECONDS", default=5)
+# Public keys from GET /v1/jwks are kept this long per process; an unknown kid
+# (a rotated key) refetches them, at most once per CLERK_JWKS_REFETCH_SECONDS.
+CLERK_JWKS_CACHE_SECONDS = env.int("CLERK_JWKS_CACHE_SECONDS", default=3600)
+CLERK_JWKS_REFETCH_SECONDS = env.int("CLERK_JWKS_REFETCH_SECONDS", default=30)
+# A Django session made from a Clerk session asks Clerk whether it is still
+# active at most this often (GET /v1/sessions/{id}); webhooks end it sooner.
+CLERK_SESSION_CHECK_SECONDS = env.int("CLERK_SESSION_CHECK_SECONDS", default=300)
+CLERK_WEBHOOK_SECRET = env("CLERK_WEBHOOK_SECRET", default="")
+# ClerkJS, loaded by the Clerk sign-in and sign-up pages only: by default the
+# instance's Frontend API serves @clerk/clerk-js at this major version.
+CLERK_JS_VERSION = env("CLERK_JS_VERSION", default="6")
+CLERK_JS_URL = env("CLERK_JS_URL", default="")
 
 # --- Checkout and payments -----------------------------------------------
 # Stripe. With STRIPE_SECRET_KEY set, the site talks to STRIPE_API_BASE

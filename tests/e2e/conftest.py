@@ -12,6 +12,7 @@ an HTML file, and gunicorn's log is in test-output/e2e-gunicorn.log.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -86,9 +87,12 @@ def _get(url: str, timeout: float = 2.0) -> int:
         return error.code
 
 
-@pytest.fixture(scope="package")
-def live_site(django_db_setup):
-    """Base URL of gunicorn serving the site on this run's test database."""
+@contextlib.contextmanager
+def serve_site(extra_env: dict | None = None, *, log_name: str = "e2e-gunicorn.log"):
+    """gunicorn serving the site on this run's test database; yields its base URL.
+
+    ``extra_env`` adds settings (environment variables) for this server only.
+    """
     settings_dict = connection.settings_dict
     env = {
         **os.environ,
@@ -97,6 +101,7 @@ def live_site(django_db_setup):
         "DJANGO_SETTINGS_MODULE": "referral_site.settings.local",
         "DEBUG": "false",
         "GUNICORN_ACCESS_LOG": "-",
+        **(extra_env or {}),
     }
     # DEBUG off: whitenoise serves the collected files, as in production.
     subprocess.run(
@@ -108,7 +113,7 @@ def live_site(django_db_setup):
     )
     OUTPUT.mkdir(exist_ok=True)
     port = free_port()
-    log = (OUTPUT / "e2e-gunicorn.log").open("wb")
+    log = (OUTPUT / log_name).open("wb")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -133,10 +138,7 @@ def live_site(django_db_setup):
     while True:
         if server.poll() is not None:
             log.close()
-            pytest.fail(
-                f"gunicorn exited with status {server.returncode}; "
-                f"see {OUTPUT / 'e2e-gunicorn.log'}"
-            )
+            pytest.fail(f"gunicorn exited with status {server.returncode}; see {OUTPUT / log_name}")
         try:
             if _get(f"{base}/healthz") == 200:
                 break
@@ -148,12 +150,6 @@ def live_site(django_db_setup):
             log.close()
             pytest.fail(f"gunicorn did not answer within {START_TIMEOUT_S} s")
         time.sleep(0.2)
-    # The payment emulator delivers its webhooks to this site.
-    stripe_emulator.register_webhook(
-        settings.STRIPE_API_BASE,
-        url=f"{base}/webhooks/stripe/",
-        secret=settings.STRIPE_WEBHOOK_SECRET,
-    )
     try:
         yield base
     finally:
@@ -164,6 +160,19 @@ def live_site(django_db_setup):
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="package")
+def live_site(django_db_setup):
+    """Base URL of gunicorn serving the site on this run's test database."""
+    with serve_site() as base:
+        # The payment emulator delivers its webhooks to this site.
+        stripe_emulator.register_webhook(
+            settings.STRIPE_API_BASE,
+            url=f"{base}/webhooks/stripe/",
+            secret=settings.STRIPE_WEBHOOK_SECRET,
+        )
+        yield base
 
 
 @pytest.fixture(scope="package")

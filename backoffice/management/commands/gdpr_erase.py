@@ -10,7 +10,8 @@ from referral_site.exceptions import ApplicationError
 class Command(BaseCommand):
     help = (
         "Erase one user's personal data: name becomes 'Deleted user', the e-mail address "
-        "and Clerk id are removed, the account is disabled. Purchases, referrals and "
+        "and Clerk id are removed, the account is disabled, and a Clerk-linked account's Clerk "
+        "user is deleted through Clerk's Backend API. Purchases, referrals and "
         "credit ledger entries stay (with their amounts). Safe to run again."
     )
 
@@ -43,3 +44,12 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"erased personal data of user {erasure.user_id}; account disabled"
                 )
+                if erasure.clerk_user_deleted:
+                    self.stdout.write(f"deleted Clerk user {erasure.clerk_user_id}")
+        if erasure.clerk_error:
+            # The local erasure is done; the Clerk user is not, and this
+            # command cannot retry it (the account no longer names it).
+            raise CommandError(
+                f"erased locally, but Clerk user {erasure.clerk_user_id} was not deleted "
+                f"({erasure.clerk_error}); delete it in the Clerk dashboard"
+            )
