@@ -5,6 +5,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from catalog.context_processors import product_url_parts
 from catalog.forms import ChangeCategoryForm, ProductAdminForm
 from catalog.models import Category, Product
 from catalog.services import (
@@ -49,7 +50,12 @@ class ProductAdmin(admin.ModelAdmin):
             return "Saved products show their cover here."
         return render_to_string(
             "catalog/_cover.html",
-            {"product": product, "css_class": "admin-cover-preview", "loading": "eager"},
+            {
+                "product": product,
+                "css_class": "admin-cover-preview",
+                "loading": "eager",
+                "product_urls": product_url_parts(),  # no request here: no context processors
+            },
         )
 
     @admin.display(description="Current file")

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from credits.models import CreditTransaction, Kind
 from referral_site.db.collections import collection
-from referral_site.formats import day_label
+from referral_site.formats import day_label, table_datetime
 from referral_site.paging import Page, aware, facet_page
 
 STATEMENT_PER_PAGE = 10
@@ -21,6 +21,7 @@ class StatementRow:
     held_until: datetime | None = None
     kind: str = ""
     referral_id: object = None
+    date_label: str = ""  # the date as the statement shows it (UTC)
 
     @property
     def change(self) -> str:
@@ -48,6 +49,7 @@ def credit_statement(*, user_id, page: int = 1, per_page: int = STATEMENT_PER_PA
     rows = [
         StatementRow(
             date=aware(d["createdAt"]),
+            date_label=table_datetime(d["createdAt"]),
             description=d.get("reason") or labels.get(d["kind"], d["kind"]),
             amount=d["amount"],
             balance_after=d.get("balanceAfter"),

@@ -3,6 +3,7 @@
 from django import forms
 
 from credits.rules import credits_value
+from referral_site import widgets
 from referral_site.intents import IntentTokenField
 
 
@@ -11,7 +12,7 @@ class CheckoutForm(forms.Form):
     credits = forms.TypedChoiceField(coerce=int, label="Credits to use", choices=())
     # Filled in the browser by Stripe.js from the card element: never a card number.
     payment_method_id = forms.CharField(
-        required=False, max_length=255, widget=forms.HiddenInput(attrs={"id": "payment-method"})
+        required=False, max_length=255, widget=widgets.HiddenInput(attrs={"id": "payment-method"})
     )
 
     def __init__(self, *args, credit_choices: tuple[int, ...], **kwargs):

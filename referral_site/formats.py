@@ -12,6 +12,28 @@ def iso_utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def table_date(moment: datetime | None) -> str:
+    """A date in a table: ``14 Dec 2026`` (UTC), what ``|date:"j M Y"`` writes; "" for None.
+
+    Formatted once by the selectors that build table rows, not by the
+    template filter for every cell.
+    """
+    if moment is None:
+        return ""
+    moment = _utc(moment)
+    return f"{moment.day} {moment:%b} {moment.year}"
+
+
+def table_datetime(moment: datetime) -> str:
+    """``14 Dec 2026, 09:05`` (UTC), what ``|date:"j M Y, H:i"`` writes."""
+    moment = _utc(moment)
+    return f"{moment.day} {moment:%b} {moment.year}, {moment:%H:%M}"
+
+
 def day_label(moment: datetime) -> str:
     """A date as customers read it in a sentence: ``Dec 14, 2026`` (UTC)."""
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

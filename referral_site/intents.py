@@ -11,6 +11,8 @@ import uuid
 
 from django import forms
 
+from referral_site import widgets
+
 INTENT_TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -25,7 +27,7 @@ def is_intent_token(value: str | None) -> bool:
 class IntentTokenField(forms.CharField):
     """The hidden token field; anything but a token we issued reads as an expired form."""
 
-    widget = forms.HiddenInput
+    widget = widgets.HiddenInput
 
     def __init__(
         self, *, expired_message: str = "This form has expired; reload the page.", **kwargs

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from accounts.models import User
 from referral_site.db.collections import collection
-from referral_site.formats import day_label
+from referral_site.formats import day_label, table_date
 from referral_site.paging import Page, aware, facet_page
 from referrals.models import NotRewarded, Referral, ReferralLinkDay, ReferralStatus, Review
 
@@ -117,6 +117,9 @@ class ReferredUserRow:
     held_until: datetime | None = None
     released_at: datetime | None = None
     reversed_at: datetime | None = None
+    # The dates as the dashboard's table shows them, formatted once here.
+    joined_label: str = ""
+    converted_label: str = ""
 
     @property
     def state(self) -> str:
@@ -210,6 +213,8 @@ def _row(document: dict, *, name: str) -> ReferredUserRow:
         held_until=aware(document.get("rewardHeldUntil")),
         released_at=aware(document.get("rewardReleasedAt")),
         reversed_at=aware(document.get("reversedAt")),
+        joined_label=table_date(document["createdAt"]),
+        converted_label=table_date(document.get("convertedAt")),
     )
 
 

@@ -248,3 +248,18 @@ def test_bulk_set_category_refuses_an_unknown_category(db, product_factory):
 
     product.refresh_from_db()
     assert product.category == Category.EBOOK
+
+
+def test_the_change_page_previews_the_cover_the_shop_shows(client, staff_user, product_factory):
+    from django.templatetags.static import static
+
+    client.force_login(staff_user)
+    plain = product_factory(image_url="")
+    linked = product_factory(image_url="https://example.com/cover.jpg")
+
+    plain_page = client.get(f"{CHANGELIST}{plain.pk}/change/").text
+    linked_page = client.get(f"{CHANGELIST}{linked.pk}/change/").text
+
+    placeholder = static("img/placeholder.svg")
+    assert f'class="admin-cover-preview" src="{placeholder}"' in plain_page
+    assert 'class="admin-cover-preview" src="https://example.com/cover.jpg"' in linked_page
