@@ -1,12 +1,11 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.defaultfilters import filesizeformat
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from catalog.context_processors import product_url_parts
 from catalog.forms import ChangeCategoryForm, ProductAdminForm
+from catalog.html import product_cover
 from catalog.models import Category, Product
 from catalog.services import (
     product_bulk_set_category,
@@ -48,15 +47,7 @@ class ProductAdmin(admin.ModelAdmin):
         """What the shop displays: the stored cover, else the image URL, else the placeholder."""
         if product is None or not product.pk:
             return "Saved products show their cover here."
-        return render_to_string(
-            "catalog/_cover.html",
-            {
-                "product": product,
-                "css_class": "admin-cover-preview",
-                "loading": "eager",
-                "product_urls": product_url_parts(),  # no request here: no context processors
-            },
-        )
+        return product_cover(product, css_class="admin-cover-preview", loading="eager")
 
     @admin.display(description="Current file")
     def file_info(self, product):
