@@ -356,6 +356,7 @@ def install_accommodations() -> None:
     _install_redundant_unique_check_skip()
     _install_unique_checks_by_key()
     _install_id_in_lookup()
+    _install_sorted_limit_by_index()
 
 
 def _install_integer_width_fix() -> None:
@@ -745,6 +746,117 @@ def _install_id_in_lookup() -> None:
         return [(key, coll[key]) for key in ordered]
 
     MemoryEngine._candidate_items_for_plan_locked = _candidate_items_for_plan_locked
+
+
+# Index key positions whose values all have one of these types sort by their
+# equality key's value exactly as MongoDB sorts them.
+_ORDERABLE_KEY_TYPES = {"bool", "datetime", "number", "str", "objectid"}
+_SORT_WINDOW = None  # set in _install_sorted_limit_by_index: a ContextVar
+
+
+def _install_sorted_limit_by_index() -> None:
+    """(memory engine) A find with a sort, a limit and no filter reads only the top of an index.
+
+    The engine read and decoded every document to keep the first few (the
+    home page's newest or featured products: 1.3 to 2.5 ms from 60 to 250
+    products, growing with the catalog). When an index has exactly the sort's
+    keys (or their reverse), its keys are put in the sort's order and only the
+    documents of the first ones, enough for skip + limit with ties whole, are
+    handed on; the engine still sorts and limits them itself. Indexes with a
+    filter, sparse or multikey, keys of mixed types, or finds with a filter,
+    collation, hint or text search are left as they were.
+    """
+    import contextvars
+
+    from mongoeco.core.query_plan import MatchAll
+    from mongoeco.engines._memory_collection import MemoryCollection
+    from mongoeco.engines.memory import MemoryEngine
+
+    global _SORT_WINDOW
+    _SORT_WINDOW = contextvars.ContextVar("sorted_limit_window", default=None)
+    scan_find = MemoryEngine.scan_find_semantics
+    candidate_items = MemoryEngine._candidate_items_for_plan_locked
+
+    def scan_find_semantics(self, db_name, coll_name, semantics, **kwargs):
+        documents = scan_find(self, db_name, coll_name, semantics, **kwargs)
+        sort = list(semantics.sort or ())
+        if not (
+            sort
+            and all(isinstance(direction, int) for _field, direction in sort)
+            and semantics.limit
+            and isinstance(semantics.query_plan, MatchAll)
+            and semantics.collation is None
+            and semantics.text_query is None
+            and semantics.hint is None
+        ):
+            return documents
+        window = (sort, semantics.skip + semantics.limit)
+
+        async def scan():
+            # Read (and cleared) by the candidate step below, in this task only.
+            _SORT_WINDOW.set(window)
+            async for document in documents:
+                yield document
+
+        return scan()
+
+    def _candidate_items_for_plan_locked(self, coll, query_plan, **kwargs):
+        window = _SORT_WINDOW.get()
+        if window is not None:
+            _SORT_WINDOW.set(None)
+            keys = _top_of_index(
+                kwargs.get("indexes") or [], kwargs.get("index_data") or {}, *window
+            )
+            if keys is not None:
+                if isinstance(coll, MemoryCollection):
+                    ordered = coll.ordered_keys(keys)
+                else:
+                    ordered = [key for key in coll if key in keys]
+                return [(key, coll[key]) for key in ordered]
+        return candidate_items(self, coll, query_plan, **kwargs)
+
+    MemoryEngine.scan_find_semantics = scan_find_semantics
+    MemoryEngine._candidate_items_for_plan_locked = _candidate_items_for_plan_locked
+
+
+def _top_of_index(indexes, index_data, sort, window: int):
+    """Storage keys of the documents first in ``sort`` order, or None when no index serves it."""
+    wanted = [(field, 1 if direction > 0 else -1) for field, direction in sort]
+    reverse = [(field, -direction) for field, direction in wanted]
+    for index in indexes:
+        if not all(isinstance(direction, int) for _field, direction in index["key"]):
+            continue  # a text, hashed or geo index orders nothing
+        key = [(field, 1 if direction > 0 else -1) for field, direction in index["key"]]
+        if key not in (wanted, reverse):
+            continue
+        if (
+            index.get("partial_filter_expression")
+            or index.get("sparse")
+            or index.get("multikey")
+            or index.get("collation")
+        ):
+            continue
+        index_map = index_data.get(index["name"])
+        if index_map is None:
+            continue
+        entries = list(index_map.keys())
+        for position in range(len(wanted)):
+            kinds = {
+                entry[position][0] if isinstance(entry[position], tuple) else None
+                for entry in entries
+            }
+            if len(kinds) > 1 or not kinds <= _ORDERABLE_KEY_TYPES:
+                return None
+        # Stable sorts from the last sort key to the first: the sort's order.
+        for position in reversed(range(len(wanted))):
+            entries.sort(key=lambda entry, p=position: entry[p][1], reverse=wanted[position][1] < 0)
+        chosen = set()
+        for entry in entries:
+            if len(chosen) >= window:
+                break
+            chosen.update(index_map[entry])  # a whole key at a time: ties stay together
+        return chosen
+    return None
 
 
 def _install_sqlite_text_count_fix() -> None:

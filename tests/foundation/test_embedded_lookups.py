@@ -81,6 +81,47 @@ def test_one_first_purchase_per_user_on_insert_and_on_update(engine_client):
         collection.insert_one({"userId": bob, "isFirstPurchase": False, "idempotencyKey": "b1"})
 
 
+def test_sorted_limited_finds_answer_as_a_full_sort(engine_client):
+    import datetime as dt
+
+    products = engine_client.lookups.products
+    products.create_index([("featured", -1), ("createdAt", -1)])
+    products.create_index([("price", 1)])
+    start = dt.datetime(2026, 1, 1)  # noqa: DTZ001 - naive UTC, as pymongo reads it
+    documents = [
+        {
+            "_id": n,
+            "featured": n % 7 == 0,
+            "createdAt": start + dt.timedelta(minutes=n % 11),  # many ties
+            "price": n % 5,
+        }
+        for n in range(60)
+    ]
+    products.insert_many(documents)
+
+    def expected(key, limit, skip=0):
+        return [d["_id"] for d in sorted(documents, key=key)][skip : skip + limit]
+
+    newest = products.find({}).sort([("featured", -1), ("createdAt", -1)]).limit(8)
+    got = list(newest)
+    assert [(d["featured"], d["createdAt"]) for d in got] == [
+        (d["featured"], d["createdAt"])
+        for d in sorted(documents, key=lambda d: (not d["featured"], -d["createdAt"].timestamp()))
+    ][:8]
+    # The index read backwards, with a skip, and a tie-breaker outside the index.
+    oldest = products.find({}).sort([("featured", 1), ("createdAt", 1), ("_id", 1)]).limit(5)
+    assert [d["_id"] for d in oldest] == expected(
+        lambda d: (d["featured"], d["createdAt"], d["_id"]), 5
+    )
+    cheapest = products.find({}).sort([("price", 1)]).skip(10).limit(4)
+    assert [d["price"] for d in cheapest] == sorted(d["price"] for d in documents)[10:14]
+    by_price = list(products.find({}).sort([("price", -1), ("_id", 1)]).skip(3).limit(4))
+    assert [d["_id"] for d in by_price] == expected(lambda d: (-d["price"], d["_id"]), 4, 3)
+    # A filter keeps the ordinary path, with the same answers.
+    featured = products.find({"featured": True}).sort([("createdAt", -1)]).limit(3)
+    assert all(d["featured"] for d in featured)
+
+
 # -- in-process: how many stored documents each operation reads -------------
 
 
@@ -200,3 +241,29 @@ def test_sqlite_engine_checks_ids_and_first_purchases_by_key(tmp_path, monkeypat
     # Neither the inserts nor the updates (first purchases claimed and refused) read
     # every document.
     assert scans == []
+
+
+@pytest.mark.parametrize("size", [200, 800])
+def test_memory_engine_reads_the_top_of_the_index_for_a_sorted_limit(memory_db, monkeypatch, size):
+    import datetime as dt
+
+    start = dt.datetime(2026, 1, 1)  # noqa: DTZ001 - naive UTC, as pymongo reads it
+
+    async def scenario():
+        products = memory_db.products
+        await products.create_index([("featured", -1), ("createdAt", -1)])
+        await products.insert_many(
+            [
+                {"featured": n == 3, "createdAt": start + dt.timedelta(seconds=n)}
+                for n in range(size)
+            ]
+        )
+        reads = Reads(monkeypatch)
+        cursor = products.find({}).sort([("featured", -1), ("createdAt", -1)]).limit(8)
+        newest = await cursor.to_list()
+        return [d["createdAt"] for d in newest], reads.count
+
+    found, read = _run(scenario())
+    seconds = [int((moment - start).total_seconds()) for moment in found]
+    assert seconds == [3, *range(size - 1, size - 8, -1)]
+    assert read <= 20  # the top of the index, not the collection

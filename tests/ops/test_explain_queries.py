@@ -218,7 +218,8 @@ def test_on_the_embedded_server_it_lists_each_pages_queries_says_it_cannot_judge
     for page in ("home GET / -> 200", "catalog GET /products/", "product GET", "checkout GET"):
         assert page in out
     assert "dashboard GET /dashboard/ -> 200" in out
-    assert "aggregate products {'$and': [{'category': '?'}, {'price': {'$gte': '?'}}]}" in out
+    assert "aggregate products {'category': '?', 'price': {'$gte': '?'}}" in out
+    assert "find products {} sort {'featured': -1, 'createdAt': -1}" in out
     assert "aggregate referrals {'referrerId': '?'}" in out
     assert "0 writes" in out and " 1 writes" not in out
     assert "cannot judge" in out
