@@ -62,7 +62,9 @@ def product_get(*, product_id: str) -> Product | None:
     """The product with this id, or None when the id is unknown or not an ObjectId."""
     if not ObjectId.is_valid(product_id):
         return None
-    return Product.objects.filter(pk=ObjectId(product_id)).first()
+    # Every product page and checkout reads it: one find by _id, no ORM compilation.
+    document = collection(Product).find_one({"_id": ObjectId(product_id)})
+    return instance_from(Product, document) if document else None
 
 
 # --------------------------------------------------------------------------
