@@ -328,44 +328,44 @@ def _status_code(exc: Exception) -> int | None:
     return getattr(exc, "status_code", None)
 
 
-def clerk_session_status(*, session_id: str) -> str:
-    """``GET /v1/sessions/{id}``: "active", "revoked", "ended", ...; "missing" on 404."""
+def _backend_call(what: str, call, *, gone: tuple[int, ...], when_gone=None):
+    """``call(sdk)``'s answer; ``when_gone`` if Clerk answers one of the ``gone`` statuses.
+
+    Any other refusal, or no answer, is ClerkUnavailable naming ``what``.
+    """
     try:
         with _sdk() as sdk:
-            status = sdk.sessions.get(session_id=session_id).status
-        return str(getattr(status, "value", status))
+            return call(sdk)
     except models.ClerkBaseError as exc:
-        if _status_code(exc) == 404:
-            return "missing"
-        raise ClerkUnavailable(f"session lookup failed (HTTP {_status_code(exc)})") from exc
+        if _status_code(exc) in gone:
+            return when_gone
+        raise ClerkUnavailable(f"{what} failed (HTTP {_status_code(exc)})") from exc
     except (httpx.HTTPError, ValueError, models.NoResponseError) as exc:
-        raise ClerkUnavailable(f"session lookup failed ({type(exc).__name__})") from exc
+        raise ClerkUnavailable(f"{what} failed ({type(exc).__name__})") from exc
+
+
+def clerk_session_status(*, session_id: str) -> str:
+    """``GET /v1/sessions/{id}``: "active", "revoked", "ended", ...; "missing" on 404."""
+    status = _backend_call(
+        "session lookup",
+        lambda sdk: sdk.sessions.get(session_id=session_id).status,
+        gone=(404,),
+        when_gone="missing",
+    )
+    return str(getattr(status, "value", status))
 
 
 def clerk_session_revoke(*, session_id: str) -> None:
     """``POST /v1/sessions/{id}/revoke``; a session Clerk no longer has counts as revoked."""
-    try:
-        with _sdk() as sdk:
-            sdk.sessions.revoke(session_id=session_id)
-    except models.ClerkBaseError as exc:
-        if _status_code(exc) in (400, 404):  # already ended, or gone
-            return
-        raise ClerkUnavailable(f"session revoke failed (HTTP {_status_code(exc)})") from exc
-    except (httpx.HTTPError, ValueError, models.NoResponseError) as exc:
-        raise ClerkUnavailable(f"session revoke failed ({type(exc).__name__})") from exc
+    # 400: already ended; 404: gone.
+    _backend_call(
+        "session revoke", lambda sdk: sdk.sessions.revoke(session_id=session_id), gone=(400, 404)
+    )
 
 
 def clerk_user_delete(*, clerk_user_id: str) -> None:
     """``DELETE /v1/users/{id}``; a user Clerk no longer has counts as deleted."""
-    try:
-        with _sdk() as sdk:
-            sdk.users.delete(user_id=clerk_user_id)
-    except models.ClerkBaseError as exc:
-        if _status_code(exc) == 404:
-            return
-        raise ClerkUnavailable(f"user delete failed (HTTP {_status_code(exc)})") from exc
-    except (httpx.HTTPError, ValueError, models.NoResponseError) as exc:
-        raise ClerkUnavailable(f"user delete failed ({type(exc).__name__})") from exc
+    _backend_call("user delete", lambda sdk: sdk.users.delete(user_id=clerk_user_id), gone=(404,))
 
 
 @dataclass(frozen=True)

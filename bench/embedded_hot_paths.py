@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from referral_site import embedded  # noqa: E402
+from embedded_ops import embedded_server  # noqa: E402
 
 REPEAT = 30
 
@@ -136,18 +135,8 @@ def measure(db, n: int) -> dict[str, float]:
 
 
 def run(engine: str, n: int) -> dict[str, float]:
-    data_dir = Path(tempfile.mkdtemp(prefix="embedded-hot-"))
-    if engine == "memory":
-        server = embedded.start_ephemeral()
-        uri, stop = server.uri, server.stop
-    else:
-        uri = embedded.ensure_running(data_dir, port=embedded.free_port())
-        stop = lambda: embedded.stop(data_dir)  # noqa: E731
-    try:
-        with MongoClient(uri) as client:
-            return measure(client.hot, n)
-    finally:
-        stop()
+    with embedded_server(engine) as uri, MongoClient(uri) as client:
+        return measure(client.hot, n)
 
 
 def main() -> int:

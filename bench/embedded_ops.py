@@ -10,6 +10,7 @@ import argparse
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -19,15 +20,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from referral_site import embedded  # noqa: E402
 
 
-def measure(n: int, engine: str) -> dict[str, float]:
-    data_dir = Path(tempfile.mkdtemp(prefix="embedded-ops-"))
+@contextmanager
+def embedded_server(engine: str):
+    """A fresh embedded server of the engine ("memory" or "sqlite"), its URI; stopped after."""
     if engine == "memory":
         server = embedded.start_ephemeral()
         uri, stop = server.uri, server.stop
     else:
+        data_dir = Path(tempfile.mkdtemp(prefix="embedded-bench-"))
         uri = embedded.ensure_running(data_dir, port=embedded.free_port())
         stop = lambda: embedded.stop(data_dir)  # noqa: E731
     try:
+        yield uri
+    finally:
+        stop()
+
+
+def measure(n: int, engine: str) -> dict[str, float]:
+    with embedded_server(engine) as uri:
         with MongoClient(uri) as client:
             users = client.bench.users
             users.create_index("referralCode", unique=True)
@@ -46,8 +56,6 @@ def measure(n: int, engine: str) -> dict[str, float]:
                     {"$inc": {"credits": -1}},
                 )
             update = n / (time.perf_counter() - started)
-    finally:
-        stop()
     return {"find by unique field": find, "insert": insert, "conditional update": update}
 
 
