@@ -17,24 +17,23 @@ next run finishes the move. No multi-document transaction is needed (none is
 opened on the embedded server either, ARCHITECTURE.md section 3, gap 7).
 
 What is archived: purchases created before the date, in a final status
-(completed, failed, refunded: nothing in flight), except a first purchase
-whose referral could still be reversed or rewarded: a pending referral, one
-waiting for review, rewards still held, or converted less than
-REFERRAL_CLAWBACK_DAYS ago. Their refunds and take-backs find them live.
+(completed, failed, refunded: nothing in flight), except first purchases.
+A buyer's first purchase (isFirstPurchase) stays live for good: the partial
+unique index {userId, isFirstPurchase} of purchases is what makes it the one
+first purchase, so moving it away would let the buyer's next purchase claim
+"first" again; and a refund of it must still find it to reverse a referral.
+One document per buyer stays.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
-from django.utils import timezone
 from pymongo import DeleteOne
 from pymongo.errors import BulkWriteError
 
 from purchases.models import ArchivedPurchase, Purchase, PurchaseStatus
 from referral_site.db.collections import collection
-from referrals.models import Referral, ReferralStatus, Review
 
 # Below the embedded server's limit on $in lists (gap 6), and a bounded
 # amount of memory per batch.
@@ -50,7 +49,7 @@ _DUPLICATE_KEY = 11000
 @dataclass
 class ArchiveResult:
     candidates: int = 0  # old enough and final
-    kept: int = 0  # first purchases whose referral could still change
+    kept: int = 0  # first purchases: they stay live
     moved: int = 0
     changed_meanwhile: int = 0  # updated while being moved: left live for the next run
     resumed: list = field(default_factory=list)  # ids an interrupted run had copied
@@ -58,31 +57,6 @@ class ArchiveResult:
 
 def _candidate_filter(before: datetime) -> dict:
     return {"createdAt": {"$lt": before}, "status": {"$in": list(ARCHIVABLE_STATUSES)}}
-
-
-def _reversible_buyers(user_ids: set, *, now: datetime) -> set:
-    """Of these buyers, those whose referral could still be reversed or rewarded."""
-    if not user_ids:
-        return set()
-    cutoff = now - timedelta(days=settings.REFERRAL_CLAWBACK_DAYS)
-    open_referral = {
-        "referredUserId": {"$in": list(user_ids)},
-        "reversedAt": None,
-        "$or": [
-            {"status": ReferralStatus.PENDING.value},
-            {"review": Review.WAITING.value},
-            {"rewardHeldUntil": {"$ne": None}, "rewardReleasedAt": None},
-            {
-                "status": ReferralStatus.CONVERTED.value,
-                "notRewardedReason": {"$in": ["", None]},
-                "$or": [{"convertedAt": None}, {"convertedAt": {"$gte": cutoff}}],
-            },
-        ],
-    }
-    return {
-        row["referredUserId"]
-        for row in collection(Referral).find(open_referral, {"referredUserId": 1})
-    }
 
 
 def _batches(before: datetime, batch_size: int):
@@ -110,18 +84,10 @@ def purchases_archive(
     batch_size: int = BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
 ) -> ArchiveResult:
-    now = timezone.now()
     result = ArchiveResult()
     for batch in _batches(before, batch_size):
         result.candidates += len(batch)
-        reversible = _reversible_buyers(
-            {row["userId"] for row in batch if row.get("isFirstPurchase")}, now=now
-        )
-        ids = [
-            row["_id"]
-            for row in batch
-            if not (row.get("isFirstPurchase") and row["userId"] in reversible)
-        ]
+        ids = [row["_id"] for row in batch if not row.get("isFirstPurchase")]
         result.kept += len(batch) - len(ids)
         if dry_run:
             result.moved += len(ids)

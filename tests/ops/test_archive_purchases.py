@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from pymongo.errors import DuplicateKeyError
 
 from backoffice.gdpr import user_data_export
 from purchases import archive
@@ -136,25 +137,32 @@ def test_a_copy_made_stale_by_a_later_change_is_replaced_before_the_delete(
     assert mongo["purchases"].find_one({"_id": bought.pk}) is None
 
 
-def test_a_first_purchase_whose_referral_could_still_be_reversed_stays(
+def test_a_first_purchase_stays_so_the_next_purchase_is_never_first_again(
     mongo, referrer, referred, product_factory, make_purchase
 ):
+    # given a referred buyer's first purchase and a later one, both old, the referral
+    # converted long ago (nothing left to reverse)
     first = make_purchase(
         user=referred, product=product_factory(), amount="20.00", is_first_purchase=True
     )
-    mongo["purchases"].update_one({"_id": first.pk}, {"$set": {"createdAt": OLD}})
+    later = make_purchase(user=referred, product=product_factory(), amount="15.00")
+    mongo["purchases"].update_many(
+        {"_id": {"$in": [first.pk, later.pk]}}, {"$set": {"createdAt": OLD}}
+    )
     Referral.objects.filter(referred_user=referred).update(
-        status=ReferralStatus.CONVERTED, credits_awarded=True, converted_at=timezone.now()
+        status=ReferralStatus.CONVERTED, credits_awarded=True, converted_at=OLD
     )
 
     call_command("archive_purchases", "--before", CUTOFF)
-    assert mongo["purchases"].find_one({"_id": first.pk}) is not None
 
-    # once the clawback window is over it may go
-    Referral.objects.filter(referred_user=referred).update(converted_at=OLD)
-    call_command("archive_purchases", "--before", CUTOFF)
-    assert mongo["purchases"].find_one({"_id": first.pk}) is None
-    assert mongo["purchasesArchive"].find_one({"_id": first.pk}) is not None
+    # then the first purchase stays live and the later one moves
+    assert mongo["purchases"].find_one({"_id": first.pk}) is not None
+    assert mongo["purchasesArchive"].find_one({"_id": first.pk}) is None
+    assert mongo["purchasesArchive"].find_one({"_id": later.pk}) is not None
+    # and the partial unique index still refuses a second first purchase
+    another = make_purchase(user=referred, product=product_factory(), amount="30.00")
+    with pytest.raises(DuplicateKeyError):
+        mongo["purchases"].update_one({"_id": another.pk}, {"$set": {"isFirstPurchase": True}})
 
 
 def test_history_receipts_library_analytics_and_exports_read_archived_purchases(

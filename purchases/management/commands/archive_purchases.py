@@ -14,8 +14,9 @@ class Command(BaseCommand):
     help = (
         "Move completed, failed and refunded purchases created before DATE into "
         "purchasesArchive, in batches; each copy is verified before the original is deleted, "
-        "so an interrupted run is finished by running it again (with the same DATE). A first "
-        "purchase whose referral could still be reversed stays. History, receipts, the "
+        "so an interrupted run is finished by running it again (with the same DATE). A "
+        "buyer's first purchase always stays (the one first purchase per buyer). History, "
+        "receipts, the "
         "library, analytics, exports and the GDPR export read both collections."
     )
 
@@ -61,13 +62,13 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write(
                 f"archive_purchases (dry run): {result.moved} purchases before {when} would "
-                f"move, {result.kept} first purchases with an open referral stay"
+                f"move, {result.kept} first purchases stay"
                 + (f", {pending} copies of an interrupted run to finish" if pending else "")
             )
             return
         self.stdout.write(
             f"archive_purchases: {result.moved} purchases before {when} moved to "
-            f"purchasesArchive, {result.kept} first purchases with an open referral kept"
+            f"purchasesArchive, {result.kept} first purchases kept"
             + (f", {len(result.resumed)} resumed from an interrupted run" if result.resumed else "")
             + (
                 f", {result.changed_meanwhile} changed meanwhile and left for the next run"
