@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 
 from catalog.models import Product
 from referral_site.db.collections import collection
-from referral_site.db.documents import instance_from
+from referral_site.db.documents import column, instance_from
 from referral_site.db.text_search import TextSearchResults, text_search
 from referral_site.paging import Page, facet_page
 
@@ -171,9 +171,7 @@ def product_page(
 
 
 def _column(field_name: str) -> str:
-    if field_name == "pk":
-        return "_id"
-    return Product._meta.get_field(field_name).column
+    return column(Product, field_name)
 
 
 def _filter(*, category: str, min_price: Decimal | None, max_price: Decimal | None) -> dict:

@@ -427,16 +427,7 @@ def _without_redundant_unique(indexes):
     names = redundant_unique_index_names(indexes)
     if not names:
         return indexes
-    import dataclasses
-
-    def relaxed(index):
-        if _index_get(index, "name") not in names:
-            return index
-        if dataclasses.is_dataclass(index):
-            return dataclasses.replace(index, unique=False)
-        return {**index, "unique": False}
-
-    return [relaxed(index) for index in indexes]
+    return [_relaxed(index) if _index_get(index, "name") in names else index for index in indexes]
 
 
 def _install_redundant_unique_check_skip() -> None:
@@ -710,6 +701,17 @@ def _sqlite_check_compound_by_prefix(engine, db_name, coll_name, document, exclu
     return checked
 
 
+def _items_in_natural_order(coll, keys: set, *, limit: int | None = None) -> list:
+    """(storage key, document) of these keys, in the collection's natural order, as scans give."""
+    from mongoeco.engines._memory_collection import MemoryCollection
+
+    if isinstance(coll, MemoryCollection):
+        ordered = coll.ordered_keys(keys, limit=limit)
+    else:
+        ordered = [key for key in coll if key in keys][:limit]
+    return [(key, coll[key]) for key in ordered]
+
+
 def _install_id_in_lookup() -> None:
     """(memory engine) ``{_id: {$in: [...]}}`` reads those documents, not the collection.
 
@@ -720,7 +722,6 @@ def _install_id_in_lookup() -> None:
     filter to them.
     """
     from mongoeco.core.query_plan import AndCondition, InCondition
-    from mongoeco.engines._memory_collection import MemoryCollection
     from mongoeco.engines.memory import MemoryEngine
 
     candidate_items = MemoryEngine._candidate_items_for_plan_locked
@@ -739,11 +740,7 @@ def _install_id_in_lookup() -> None:
         if values is None or not all(_exact_id(value) for value in values):
             return candidate_items(self, coll, query_plan, **kwargs)
         keys = {self._storage_key(value) for value in values}
-        if isinstance(coll, MemoryCollection):
-            ordered = coll.ordered_keys(keys, limit=kwargs.get("natural_order_limit"))
-        else:
-            ordered = [key for key in coll if key in keys]
-        return [(key, coll[key]) for key in ordered]
+        return _items_in_natural_order(coll, keys, limit=kwargs.get("natural_order_limit"))
 
     MemoryEngine._candidate_items_for_plan_locked = _candidate_items_for_plan_locked
 
@@ -769,7 +766,6 @@ def _install_sorted_limit_by_index() -> None:
     import contextvars
 
     from mongoeco.core.query_plan import MatchAll
-    from mongoeco.engines._memory_collection import MemoryCollection
     from mongoeco.engines.memory import MemoryEngine
 
     global _SORT_WINDOW
@@ -808,11 +804,7 @@ def _install_sorted_limit_by_index() -> None:
                 kwargs.get("indexes") or [], kwargs.get("index_data") or {}, *window
             )
             if keys is not None:
-                if isinstance(coll, MemoryCollection):
-                    ordered = coll.ordered_keys(keys)
-                else:
-                    ordered = [key for key in coll if key in keys]
-                return [(key, coll[key]) for key in ordered]
+                return _items_in_natural_order(coll, keys)
         return candidate_items(self, coll, query_plan, **kwargs)
 
     MemoryEngine.scan_find_semantics = scan_find_semantics

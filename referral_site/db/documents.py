@@ -61,6 +61,13 @@ def document_for(instance) -> dict:
     return document
 
 
+def column(model, field_name: str) -> str:
+    """The document key of a model field ("pk" is _id)."""
+    if field_name == "pk":
+        return "_id"
+    return model._meta.get_field(field_name).column
+
+
 def set_document(model, values: dict) -> dict:
     """{column: stored value} for {field name: value}, as QuerySet.update() would store it."""
     document = {}

@@ -15,6 +15,8 @@ import time
 from django.db import connection
 from pymongo.errors import OperationFailure
 
+from referral_site.db.documents import column
+
 # How long a process trusts what it learnt about a collection's text index.
 # A new or dropped index is noticed within this time without a restart; a
 # dropped one is also noticed at once by the failing search.
@@ -89,9 +91,7 @@ class TextSearchResults:
         self._count: int | None = None
 
     def _column(self, field_name: str) -> str:
-        if field_name == "pk":
-            return "_id"
-        return self.model._meta.get_field(field_name).column
+        return column(self.model, field_name)
 
     def count(self) -> int:
         if self._count is None:
