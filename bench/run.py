@@ -687,9 +687,11 @@ class Bench:
         args = self.args
         rows = []
         pages = self.pages()
+        post_name = "POST /checkout/<id>/ (first purchase, award)"
+        progress(f"{size:g}x in-process: every page, interleaved")
+        profiles = self.profile_all(pages, post_name, pages[-1].path)
         for page in pages:
-            progress(f"{size:g}x {page.name}: commands")
-            profile = self.profile_get(page)
+            profile = profiles[page.name]
             cookies = {"sessionid": page.session} if page.session else {}
             headers = {"Cookie": cookie_header(cookies)} if cookies else {}
 
@@ -717,56 +719,46 @@ class Bench:
                     expected=page.expected,
                 )
             rows.append(Row(page.name, profile, loads))
-        rows.append(self.measure_checkout_post(size, pages[-1].path))
+        post_profile = profiles[post_name]
+        rows.append(self.measure_checkout_post(size, post_name, pages[-1].path, post_profile))
         return rows
 
-    def profile_get(self, page: Page) -> Profile:
+    def profile_all(self, pages: list[Page], post_name: str, post_path: str) -> dict:
+        """In-process figures of every page, the checkout POST included, before any HTTP load.
+
+        The requests are interleaved (one of each page per round, a POST in
+        each of the first rounds), so that whatever else the shared CPUs do
+        lands on every page alike and the ratio to the framework floor
+        compares samples taken side by side. With --profile, each page is
+        profiled on its own instead (a profile must hold one page).
+        """
         from django.conf import settings
         from django.test import Client
 
-        client = Client()
-        if page.session:
-            client.cookies[settings.SESSION_COOKIE_NAME] = page.session
-        for _ in range(3):  # warm caches, templates and the connection
-            response = client.get(page.path)
-        if response.status_code != page.expected:
-            raise RuntimeError(f"{page.path} answered {response.status_code} in-process")
-        if page.must_contain not in response.text:
-            raise RuntimeError(f"{page.path} does not show {page.must_contain!r}")
-        return self.profiled(page.name, [lambda: client.get(page.path)] * PROFILE_SAMPLES)
-
-    def profiled(self, name: str, requests: list) -> Profile:
+        requests = {}
+        for page in pages:
+            client = Client()
+            if page.session:
+                client.cookies[settings.SESSION_COOKIE_NAME] = page.session
+            for _ in range(3):  # warm caches, templates and the connection
+                response = client.get(page.path)
+            if response.status_code != page.expected:
+                raise RuntimeError(f"{page.path} answered {response.status_code} in-process")
+            if page.must_contain not in response.text:
+                raise RuntimeError(f"{page.path} does not show {page.must_contain!r}")
+            requests[page.name] = [lambda c=client, p=page.path: c.get(p)] * PROFILE_SAMPLES
+        requests[post_name] = self.checkout_posts(post_path)
         if not self.args.profile:
             return profiled(requests)
-        import cProfile
-        import io
-        import pstats
+        return {name: self.profiled(name, calls) for name, calls in requests.items()}
 
-        profiler = cProfile.Profile()
-        result = profiler.runcall(profiled, requests)
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
-        self.args.out.mkdir(parents=True, exist_ok=True)
-        self.profile_count = getattr(self, "profile_count", 0) + 1
-        path = self.args.out / f"profile-{self.profile_count}.txt"
-        path.write_text(f"{name}\n\n{out.getvalue()}")
-        progress(f"profile of {name} written to {path}")
-        return result
-
-    def measure_checkout_post(self, size: float, path: str) -> Row:
-        """A referred user's first purchase by card: the award path. One buyer per POST."""
+    def checkout_posts(self, path: str) -> list:
+        """PROFILE_POSTS first purchases by card, each by a new referred buyer, ready to send."""
         from django.conf import settings
         from django.test import Client
 
-        from purchases.models import Purchase
-        from referral_site.batching import batched
-
-        args = self.args
-        name = "POST /checkout/<id>/ (first purchase, award)"
-        progress(f"{size:g}x {name}: preparing buyers")
-        in_process = self.seeder.make_buyers(PROFILE_POSTS)
         posts = []
-        for _user, session in in_process:
+        for _user, session in self.seeder.make_buyers(PROFILE_POSTS):
             client = Client()
             client.cookies[settings.SESSION_COOKIE_NAME] = session
             page = client.get(path)
@@ -780,8 +772,34 @@ class Bench:
                     raise RuntimeError(f"checkout POST answered {response.status_code} in-process")
 
             posts.append(post)
-        profile = self.profiled(name, posts)
+        return posts
 
+    def profiled(self, name: str, requests: list) -> Profile:
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(profiled, {name: requests})[name]
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(40)
+        self.args.out.mkdir(parents=True, exist_ok=True)
+        self.profile_count = getattr(self, "profile_count", 0) + 1
+        path = self.args.out / f"profile-{self.profile_count}.txt"
+        stats.dump_stats(path.with_suffix(".pstats"))  # for pstats' own browser
+        path.write_text(f"{name}\n\n{out.getvalue()}")
+        progress(f"profile of {name} written to {path}")
+        return result
+
+    def measure_checkout_post(self, size: float, name: str, path: str, profile: Profile) -> Row:
+        """A referred user's first purchase by card: the award path. One buyer per POST."""
+        from purchases.models import Purchase
+        from referral_site.batching import batched
+
+        args = self.args
+        progress(f"{size:g}x {name}: preparing buyers")
         per_level = args.post_requests
         buyers = self.seeder.make_buyers(per_level * len(args.clients))
         prepared = self.prepare_posts(path, buyers)
@@ -983,8 +1001,11 @@ def git_describe() -> str:
     return f"{commit or 'unknown'}{' with local changes' if dirty else ''}"
 
 
-def profiled(requests: list) -> Profile:
-    """Run each request in-process, timing it and its database commands.
+def profiled(requests: dict) -> dict:
+    """Run each request in-process, timing it and its database commands: {name: Profile}.
+
+    ``requests`` maps a name to its list of calls; the calls run in rounds,
+    one of each name per round while it has any left.
 
     Application time is the request's wall time minus the durations the
     driver's command listener reports (send to reply), so it holds the
@@ -1008,26 +1029,34 @@ def profiled(requests: list) -> Profile:
         finally:
             paying.append((time.perf_counter() - started) * 1000)
 
-    counts, app, db, pay = [], [], [], []
+    samples = {name: ([], [], [], []) for name in requests}  # commands, app, db, pay
+    rounds = max(len(calls) for calls in requests.values())
     StripeGateway._call = timed_call
     try:
-        for request in requests:
-            paying.clear()
-            with count_commands() as log:
-                started = time.perf_counter()
-                request()
-                wall_ms = (time.perf_counter() - started) * 1000
-            counts.append(len(log))
-            db.append(log.total_ms)
-            pay.append(sum(paying))
-            app.append(wall_ms - log.total_ms - sum(paying))
+        for n in range(rounds):
+            for name, calls in requests.items():
+                if n >= len(calls):
+                    continue
+                paying.clear()
+                with count_commands() as log:
+                    started = time.perf_counter()
+                    calls[n]()
+                    wall_ms = (time.perf_counter() - started) * 1000
+                counts, app, db, pay = samples[name]
+                counts.append(len(log))
+                db.append(log.total_ms)
+                pay.append(sum(paying))
+                app.append(wall_ms - log.total_ms - sum(paying))
     finally:
         StripeGateway._call = call
 
     def lower_quartile(values):
         return statistics.quantiles(values, n=4)[0] if len(values) > 1 else values[0]
 
-    return Profile(counts, lower_quartile(app), lower_quartile(db), lower_quartile(pay))
+    return {
+        name: Profile(counts, lower_quartile(app), lower_quartile(db), lower_quartile(pay))
+        for name, (counts, app, db, pay) in samples.items()
+    }
 
 
 def commands_text(counts: list[int]) -> str:
