@@ -9,6 +9,7 @@ an intent retrieved from the API (or a verified webhook) that ``matches`` it.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -145,6 +146,8 @@ class StripeGateway:
         except stripe.StripeError as exc:
             # The type and code only: a message can hold customer data.
             logger.error("stripe %s failed: %s %s", what, type(exc).__name__, exc.code or "")
+            if isinstance(exc, stripe.APIConnectionError):
+                forget_payment_provider()  # the next call looks again (and restarts an emulator)
             raise PaymentError(_UNAVAILABLE) from exc
 
     def create_intent(
@@ -202,23 +205,44 @@ class StripeGateway:
         return refund.id
 
 
+# How long a process trusts its last look at the development emulator: the
+# look (a lock file, a state file, a connection) cost about a millisecond on
+# every checkout page. An emulator stopped in between answers nothing, the
+# call fails as an unavailable provider would, and the next look restarts it.
+EMULATOR_RECHECK_SECONDS = 10.0
+_emulator_seen_at: float | None = None
+
+
 def ensure_payment_provider() -> None:
     """In development, start the embedded Stripe emulator if it is not running yet.
 
     Before a page loads its Stripe.js, and before any API call. A no-op with
     STRIPE_SECRET_KEY set (Stripe) and in tests (one emulator per run).
     """
+    global _emulator_seen_at  # noqa: PLW0603 - one timestamp per process
     embedded = settings.EMBEDDED_STRIPE
-    if embedded:
-        try:
-            stripe_emulator.ensure_running(
-                Path(embedded["DIR"]),
-                port=embedded["PORT"],
-                webhook_url=embedded["WEBHOOK_URL"],
-                secret=settings.STRIPE_WEBHOOK_SECRET,
-            )
-        except stripe_emulator.EmulatorError as exc:
-            raise PaymentError(_UNAVAILABLE) from exc
+    if not embedded:
+        return
+    now = time.monotonic()
+    if _emulator_seen_at is not None and now - _emulator_seen_at < EMULATOR_RECHECK_SECONDS:
+        return
+    try:
+        stripe_emulator.ensure_running(
+            Path(embedded["DIR"]),
+            port=embedded["PORT"],
+            webhook_url=embedded["WEBHOOK_URL"],
+            secret=settings.STRIPE_WEBHOOK_SECRET,
+        )
+    except stripe_emulator.EmulatorError as exc:
+        _emulator_seen_at = None
+        raise PaymentError(_UNAVAILABLE) from exc
+    _emulator_seen_at = now
+
+
+def forget_payment_provider() -> None:
+    """The next ensure_payment_provider() looks at the emulator again."""
+    global _emulator_seen_at  # noqa: PLW0603 - one timestamp per process
+    _emulator_seen_at = None
 
 
 def get_gateway() -> StripeGateway:
