@@ -12,11 +12,13 @@ from django.http import Http404
 from django.utils import timezone
 
 from catalog.models import Product
-from catalog.selectors import product_list_featured
+from catalog.selectors import product_get, product_list_featured
 from purchases.archive import purchase_as_live
 from purchases.delivery import download_available
 from purchases.models import ArchivedPurchase, Purchase, PurchaseStatus
 from referral_site.batching import filter_in
+from referral_site.db.collections import collection
+from referral_site.db.documents import instance_from
 from referral_site.money import money
 
 
@@ -103,22 +105,73 @@ def purchase_for_product(*, user, product: Product) -> dict | None:
     """
     if not getattr(user, "is_authenticated", False):
         return None
-    # One command for both collections ($unionWith): a purchase archived by
-    # archive_purchases still counts as bought.
-    match = {"userId": user.pk, "productId": product.pk, "status": PurchaseStatus.COMPLETED.value}
+    pipeline = [{"$match": _bought(user, product.pk)}, *_union_archive(_bought(user, product.pk))]
+    return _latest_bought(connection.get_collection(Purchase._meta.db_table).aggregate(pipeline))
+
+
+def product_for_buyer(*, product_id: str, user) -> tuple[Product | None, dict | None]:
+    """The product and the user's latest purchase of it (as purchase_for_product says).
+
+    What the product page and the checkout show first, in one command for a
+    signed-in user: the product by _id, with the purchases (live and archived)
+    appended by $unionWith, each an indexed query of at most one document (no
+    join). (None, None) for an unknown or malformed id.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return product_get(product_id=product_id), None
+    if not ObjectId.is_valid(product_id):
+        return None, None
+    pk = ObjectId(product_id)
+    latest = [{"$sort": {"createdAt": -1, "_id": -1}}, {"$limit": 1}, {"$project": _BOUGHT_FIELDS}]
     pipeline = [
-        {"$match": match},
+        {"$match": {"_id": pk}},
+        {
+            "$unionWith": {
+                "coll": Purchase._meta.db_table,
+                "pipeline": [{"$match": _bought(user, pk)}, *latest],
+            }
+        },
+        {
+            "$unionWith": {
+                "coll": ArchivedPurchase._meta.db_table,
+                "pipeline": [{"$match": _bought(user, pk)}, *latest],
+            }
+        },
+    ]
+    documents = list(collection(Product).aggregate(pipeline))
+    product = next((d for d in documents if not d.get(_BOUGHT)), None)
+    if product is None:
+        return None, None
+    return instance_from(Product, product), _latest_bought(d for d in documents if d.get(_BOUGHT))
+
+
+_BOUGHT = "_bought"  # marks the purchase documents among a product_for_buyer answer
+_BOUGHT_FIELDS = {"createdAt": 1, _BOUGHT: {"$literal": True}}
+
+
+def _bought(user, product_id: ObjectId) -> dict:
+    return {"userId": user.pk, "productId": product_id, "status": PurchaseStatus.COMPLETED.value}
+
+
+def _union_archive(match: dict) -> list[dict]:
+    """The latest of the live and archived purchases matching ``match`` (one command)."""
+    # A purchase archived by archive_purchases still counts as bought.
+    return [
         {"$unionWith": {"coll": ArchivedPurchase._meta.db_table, "pipeline": [{"$match": match}]}},
         {"$sort": {"createdAt": -1, "_id": -1}},
         {"$limit": 1},
-        {"$project": {"createdAt": 1}},
+        {"$project": _BOUGHT_FIELDS},
     ]
-    for document in connection.get_collection(Purchase._meta.db_table).aggregate(pipeline):
-        created = document["createdAt"]
-        if timezone.is_naive(created):
-            created = timezone.make_aware(created, UTC)
-        return {"pk": document["_id"], "created_at": created}
-    return None
+
+
+def _latest_bought(documents) -> dict | None:
+    latest = max(documents, key=lambda d: (d["createdAt"], d["_id"]), default=None)
+    if latest is None:
+        return None
+    created = latest["createdAt"]
+    if timezone.is_naive(created):
+        created = timezone.make_aware(created, UTC)
+    return {"pk": latest["_id"], "created_at": created}
 
 
 # --------------------------------------------------------------------------

@@ -493,10 +493,12 @@ def purchase_card_signals(*, purchase: Purchase, referrer_id: ObjectId) -> froze
     """The purchase's abuse signal: paid with a card the referrer paid with (one indexed read)."""
     if not purchase.card_fingerprint:
         return frozenset()
-    shared = Purchase.objects.filter(
-        user_id=referrer_id, card_fingerprint=purchase.card_fingerprint
-    ).exists()
-    return frozenset({Signal.SAME_CARD.value}) if shared else frozenset()
+    shared = collection(Purchase).find_one(
+        {"userId": referrer_id, "cardFingerprint": purchase.card_fingerprint},
+        {"_id": 1},
+        session=connection.session,
+    )
+    return frozenset({Signal.SAME_CARD.value}) if shared is not None else frozenset()
 
 
 def _mark_awarded(purchase: Purchase) -> Callable[[], object]:

@@ -16,7 +16,6 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog.models import Product
 from catalog.selectors import product_get
 from purchases.delivery import (
     DownloadsLimited,
@@ -29,8 +28,8 @@ from purchases.forms import CheckoutForm
 from purchases.gateways import PaymentError, ensure_payment_provider
 from purchases.models import Purchase, PurchaseStatus
 from purchases.selectors import (
+    product_for_buyer,
     products_popular,
-    purchase_for_product,
     purchase_get_for_user,
     purchase_library_for_user,
     purchase_list_for_user,
@@ -57,10 +56,9 @@ PURCHASES_PER_PAGE = 20
 @require_GET
 @shared_for_visitors
 def product_detail(request, product_id):
-    product = product_get(product_id=product_id)
+    product, purchase = product_for_buyer(product_id=product_id, user=request.user)
     if product is None:
         raise Http404("No such product.")
-    purchase = purchase_for_product(user=request.user, product=product)
     checkout_url = reverse("purchases:checkout", args=[product.pk])
     login_url = resolve_url(settings.LOGIN_URL)
     context = {
@@ -148,8 +146,10 @@ def _checkout_form(quote: Quote, data=None, **kwargs) -> CheckoutForm:
 @require_http_methods(["GET", "POST"])
 @stripe_csp
 def checkout(request, product_id):
-    product = _product_or_404(product_id)
-    if owned := purchase_for_product(user=request.user, product=product):
+    product, owned = product_for_buyer(product_id=product_id, user=request.user)
+    if product is None:
+        raise Http404("No such product")
+    if owned:
         # Nobody pays twice: Buy after signing in, or Back after paying, lands here.
         messages.info(request, f"You already own {product.title}: here is your receipt.")
         return redirect("purchases:detail", purchase_id=owned["pk"])
@@ -173,13 +173,6 @@ def checkout(request, product_id):
     except ApplicationError as exc:
         return _checkout_refused(request, product, quote, exc)
     return _checkout_done(request, purchase)
-
-
-def _product_or_404(product_id) -> Product:
-    product = product_get(product_id=product_id)
-    if product is None:
-        raise Http404("No such product")
-    return product
 
 
 def _payment_pending(request, exc: PurchaseInProgress | PaymentActionRequired):

@@ -184,6 +184,10 @@ def test_history_receipts_library_analytics_and_exports_read_archived_purchases(
         books[3].pk,
     }
     assert purchase_for_product(user=ada, product=books[0])["pk"] == bought.pk
+    # The product page and the checkout still know it is bought.
+    product_page = client.get(f"/products/{books[0].pk}/").content.decode()
+    assert f'<a href="/purchases/{bought.pk}/">View your receipt</a>' in product_page
+    assert client.get(f"/checkout/{books[0].pk}/")["Location"] == f"/purchases/{bought.pk}/"
     report = product_sales_report()
     assert report.totals.total_sales == report_before.totals.total_sales == Decimal("19.00")
     exported = user_data_export(user_id=ada.pk)

@@ -3,7 +3,10 @@
 from decimal import Decimal
 from urllib.parse import quote
 
+import pytest
+
 from catalog.models import Category
+from referral_site.db_monitoring import count_commands
 
 
 def test_product_page_shows_everything_about_the_product(client, product_factory):
@@ -97,13 +100,19 @@ def test_someone_elses_purchase_does_not_count(
     assert f'href="/checkout/{product.pk}/">Buy</a>' in html
 
 
-def test_an_unknown_product_id_is_a_404(client, db):
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_an_unknown_product_id_is_a_404(client, user, signed_in):
+    if signed_in:
+        client.force_login(user)
     response = client.get("/products/6b0908809f86cb17d97f983f/")
 
     assert response.status_code == 404
 
 
-def test_a_malformed_product_id_is_a_404(client, db):
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_a_malformed_product_id_is_a_404(client, user, signed_in):
+    if signed_in:
+        client.force_login(user)
     for bad in ("not-an-id", "123", "6b0908809f86cb17d97f983", "zzzzzzzzzzzzzzzzzzzzzzzz"):
         response = client.get(f"/products/{bad}/")
 
@@ -122,3 +131,24 @@ def test_a_declined_or_refunded_purchase_does_not_count_as_bought(
 
     assert "You bought this" not in html
     assert f'href="/checkout/{product.pk}/">Buy</a>' in html
+
+
+@pytest.mark.parametrize("history", [0, 12])
+def test_the_page_reads_the_product_and_what_was_bought_in_one_command(
+    client, user, product_factory, make_purchase, history
+):
+    product = product_factory()
+    for _ in range(history):
+        make_purchase(user=user, product=product_factory(), amount="9.99")
+    bought = make_purchase(user=user, product=product, amount="19.99") if history else None
+
+    with count_commands() as visitor:
+        assert client.get(f"/products/{product.pk}/").status_code == 200
+    client.force_login(user)
+    with count_commands() as buyer:
+        html = client.get(f"/products/{product.pk}/").content.decode()
+
+    assert visitor.names() == ["find products"]
+    # The session, the user, then the product with the purchases appended.
+    assert buyer.names() == ["find django_session", "find users", "aggregate products"]
+    assert ("You bought this" in html) == (bought is not None)
