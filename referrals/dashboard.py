@@ -1,10 +1,11 @@
 """The referral dashboard: /dashboard/ and its htmx fragments and QR downloads.
 
-Commands per full page: session, user, one $facet on referrals (statistics and
-the page of referred users), the names of that page's users, one $facet on the
-ledger (the statement page): 5, whatever the number of referrals or entries;
-2 more when the statement page has referral rewards (the friends' names) and
-1 more for a referred user (their own referral's state).
+Commands per full page: session, user, one $facet on the ledger (the statement
+page), one $facet on referrals (statistics, the page of referred users, and
+the referrals the statement's rewards name), the names of all those users: 5,
+whatever the number of referrals or entries; 1 more for a referred user (their
+own referral's state). The statement fragment alone reads the friends' names
+in 2 commands of its own.
 """
 
 from dataclasses import replace
@@ -112,10 +113,26 @@ def dashboard(request):
         "reward_referrer": settings.REFERRAL_REWARD_REFERRER,
         "reward_referred": settings.REFERRAL_REWARD_REFERRED,
     }
-    if part in (None, "stats", "referrals"):
-        context.update(_referrals_block(request, sort))
+    statement = None
     if part in (None, "statement"):
-        context.update(_statement_block(request, sort))
+        statement = credit_statement(user_id=user.pk, page=page_number(request.GET.get("spage")))
+    # The referral ids the statement's rewards name: their friends' names come
+    # with the referrals block's aggregation when the page has both.
+    friend_ids = {row.referral_id for row in statement or () if row.kind in _FRIEND_ENTRIES}
+    friends = None
+    if part in (None, "stats", "referrals"):
+        block = referral_dashboard_referrals(
+            referrer_id=user.pk,
+            page=page_number(request.GET.get("rpage")),
+            sort=sort,
+            friend_referral_ids=friend_ids,
+        )
+        friends = block.friend_names
+        context.update(_referrals_context(request, sort, block))
+    if statement is not None:
+        if friends is None:
+            friends = referral_friend_names(referrer_id=user.pk, referral_ids=friend_ids)
+        context.update(_statement_context(request, sort, statement, friends))
     if part is None:
         context.update(_share_block(request))
         if user.referred_by_id is not None:
@@ -128,15 +145,12 @@ def dashboard(request):
     return response
 
 
-def _referrals_block(request, sort: str) -> dict:
-    stats, referrals = referral_dashboard_referrals(
-        referrer_id=request.user.pk, page=page_number(request.GET.get("rpage")), sort=sort
-    )
+def _referrals_context(request, sort: str, block) -> dict:
     return {
-        "stats": stats,
-        "referrals": referrals,
+        "stats": block.stats,
+        "referrals": block.page,
         "referrals_pager": pager(
-            referrals,
+            block.page,
             part="referrals",
             param="rpage",
             fragment_keep={"sort": sort},
@@ -155,14 +169,7 @@ _FRIEND_ENTRIES = {
 }
 
 
-def _statement_block(request, sort: str) -> dict:
-    statement = credit_statement(
-        user_id=request.user.pk, page=page_number(request.GET.get("spage"))
-    )
-    mine = [row for row in statement.object_list if row.kind in _FRIEND_ENTRIES]
-    friends = referral_friend_names(
-        referrer_id=request.user.pk, referral_ids={row.referral_id for row in mine}
-    )
+def _statement_context(request, sort: str, statement, friends: dict) -> dict:
     rows = [
         replace(row, description=_FRIEND_ENTRIES[row.kind].format(friend=friends[row.referral_id]))
         if row.kind in _FRIEND_ENTRIES and row.referral_id in friends

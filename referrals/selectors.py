@@ -47,7 +47,9 @@ def referral_friend_names(*, referrer_id, referral_ids) -> dict:
     """{referral id: the referred friend's first name} for this referrer's referrals.
 
     Two commands (the referrals by _id, then their users by _id), whatever the
-    number of ids; an erased account is "A friend".
+    number of ids; an erased account is "A friend". The full dashboard gets
+    the same names from its referrals aggregation instead
+    (referral_dashboard_referrals' ``friend_referral_ids``).
     """
     if not referral_ids:
         return {}
@@ -59,15 +61,26 @@ def referral_friend_names(*, referrer_id, referral_ids) -> dict:
     }
     if not referrals:
         return {}
-    users = {
-        u["_id"]: ((u.get("name") or "").split() or ["A friend"])[0]
-        if u.get("isActive", True)
-        else "A friend"
-        for u in collection(User).find(
-            {"_id": {"$in": list(set(referrals.values()))}}, {"name": 1, "isActive": 1}
-        )
-    }
-    return {rid: users.get(uid, "A friend") for rid, uid in referrals.items()}
+    return _friend_names(referrals, _users(set(referrals.values())))
+
+
+def _users(user_ids) -> dict:
+    """{user id: {name, isActive}}: one find by _id."""
+    if not user_ids:
+        return {}
+    found = collection(User).find({"_id": {"$in": list(user_ids)}}, {"name": 1, "isActive": 1})
+    return {u["_id"]: u for u in found}
+
+
+def _friend_names(referrals: dict, users: dict) -> dict:
+    """{referral id: first name} from {referral id: user id}; erased or missing: "A friend"."""
+    return {rid: _first_name(users.get(uid)) for rid, uid in referrals.items()}
+
+
+def _first_name(user: dict | None) -> str:
+    if user is None or not user.get("isActive", True):
+        return "A friend"
+    return ((user.get("name") or "").split() or ["A friend"])[0]
 
 
 def referral_reviews_waiting() -> int:
@@ -224,54 +237,68 @@ def referral_invitation(*, referred_user_id) -> ReferredUserRow | None:
     return _row(document, name="") if document else None
 
 
+@dataclass(frozen=True)
+class DashboardReferrals:
+    stats: ReferralStats
+    page: Page  # of ReferredUserRow
+    friend_names: dict  # {referral id: first name} for the friend_referral_ids asked for
+
+
 def referral_dashboard_referrals(
     *,
     referrer_id,
     page: int = 1,
     sort: str = DEFAULT_REFERRAL_SORT,
     per_page: int = REFERRALS_PER_PAGE,
-) -> tuple[ReferralStats, Page]:
-    """The referrer's statistics and one page of the people they referred.
+    friend_referral_ids=(),
+) -> DashboardReferrals:
+    """The referrer's statistics, one page of the people they referred, and friends' names.
 
     One aggregation (schema.md, "User Statistics", without the $lookup): a
-    $facet counts total and converted referrals in the database and returns
-    the requested page (the last one when ``page`` is beyond it). A second
-    command fetches the names of that page's users (at most ``per_page`` ids,
-    by _id).
+    $facet counts total and converted referrals in the database, returns the
+    requested page (the last one when ``page`` is beyond it) and, for the
+    statement's entries, the referred users of ``friend_referral_ids`` (the
+    referrer's own referrals only). A second command fetches the names of all
+    those users by _id (at most ``per_page`` plus the ids asked for).
     """
+    extra_facets = {
+        "stats": [
+            {
+                "$group": {
+                    "_id": None,
+                    "total": {"$sum": 1},
+                    "converted": {
+                        "$sum": {
+                            "$cond": [{"$eq": ["$status", ReferralStatus.CONVERTED.value]}, 1, 0]
+                        }
+                    },
+                }
+            }
+        ]
+    }
+    if friend_referral_ids:
+        extra_facets["friends"] = [
+            {"$match": {"_id": {"$in": list(friend_referral_ids)}}},
+            {"$project": {"referredUserId": 1}},
+        ]
     result = facet_page(
         collection(Referral),
         match={"referrerId": referrer_id},
         sort=REFERRAL_SORTS.get(sort, REFERRAL_SORTS[DEFAULT_REFERRAL_SORT]),
         page=page,
         per_page=per_page,
-        extra_facets={
-            "stats": [
-                {
-                    "$group": {
-                        "_id": None,
-                        "total": {"$sum": 1},
-                        "converted": {
-                            "$sum": {
-                                "$cond": [
-                                    {"$eq": ["$status", ReferralStatus.CONVERTED.value]},
-                                    1,
-                                    0,
-                                ]
-                            }
-                        },
-                    }
-                }
-            ]
-        },
+        extra_facets=extra_facets,
     )
     stats_doc = (result.extra["stats"] or [{}])[0]
     stats = ReferralStats(total=stats_doc.get("total", 0), converted=stats_doc.get("converted", 0))
-    names = {}
-    if result.rows:
-        users = collection(User).find(
-            {"_id": {"$in": [d["referredUserId"] for d in result.rows]}}, {"name": 1}
-        )
-        names = {u["_id"]: u.get("name", "") for u in users}
-    rows = [_row(d, name=names.get(d["referredUserId"], "(deleted)")) for d in result.rows]
-    return stats, Page(object_list=rows, number=result.number, per_page=per_page, count=stats.total)
+    friends = {d["_id"]: d["referredUserId"] for d in result.extra.get("friends", [])}
+    users = _users({d["referredUserId"] for d in result.rows} | set(friends.values()))
+    missing = {"name": "(deleted)"}
+    rows = [
+        _row(d, name=users.get(d["referredUserId"], missing).get("name", "")) for d in result.rows
+    ]
+    return DashboardReferrals(
+        stats=stats,
+        page=Page(object_list=rows, number=result.number, per_page=per_page, count=stats.total),
+        friend_names=_friend_names(friends, users),
+    )

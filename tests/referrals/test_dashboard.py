@@ -16,9 +16,9 @@ from purchases.services import purchase_checkout
 from referral_site.db_monitoring import count_commands
 from referrals.models import Referral
 
-# session, user, referrals $facet, their names, ledger $facet, and the friends
-# named on the statement page (their referrals, their names).
-DASHBOARD_BOUND = 7
+# session, user, ledger $facet, referrals $facet (with the referrals the
+# statement names), and one read of all those users' names.
+DASHBOARD_BOUND = 5
 
 
 @pytest.fixture
@@ -278,3 +278,22 @@ def test_the_qr_code_is_encoded_once_per_link(client, referrer):
 
     after = qr_svg.cache_info()
     assert (after.misses, after.hits) == (before.misses, before.hits + 2)
+
+
+def test_the_statement_names_friends_not_on_the_referrals_page_and_in_its_fragment(
+    client, referrer, user_factory, product_factory
+):
+    zoe = refer(referrer, user_factory, "Zoe Early", buy=True, product=product_factory())
+    for i in range(10):  # newer friends: Zoe's row moves to the table's second page
+        refer(referrer, user_factory, f"Later {i:02d}")
+    client.force_login(referrer)
+
+    full = client.get("/dashboard/").content.decode()
+    fragment = client.get("/dashboard/?part=statement", headers={"HX-Request": "true"})
+    User.objects.filter(pk=zoe.pk).update(is_active=False)  # an erased account
+    erased = client.get("/dashboard/").content.decode()
+
+    assert '<td data-label="Name">Zoe Early</td>' not in full
+    assert "Zoe&#x27;s first purchase" in full
+    assert "Zoe&#x27;s first purchase" in fragment.content.decode()
+    assert "A friend&#x27;s first purchase" in erased
