@@ -8,9 +8,11 @@ own referral's state). The statement fragment alone reads the friends' names
 in 2 commands of its own.
 """
 
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
 from io import BytesIO
+from types import MappingProxyType
 from urllib.parse import quote, urlencode
 
 import segno
@@ -84,15 +86,18 @@ def share_text(name: str) -> str:
     )
 
 
-def share_links(link: str, name: str) -> dict[str, str]:
-    text = share_text(name)
-    return {
-        "email": f"mailto:?subject={quote('Join me at the Referral Store')}"
-        f"&body={quote(text + ' ' + link)}",
-        "x": f"https://twitter.com/intent/tweet?text={quote(text)}&url={quote(link)}",
-        "whatsapp": f"https://wa.me/?text={quote(text + ' ' + link)}",
-        "linkedin": f"https://www.linkedin.com/sharing/share-offsite/?url={quote(link)}",
-    }
+@lru_cache(maxsize=2048)
+def share_links(link: str, text: str) -> Mapping[str, str]:
+    """The share buttons' addresses for a link and its message (a pure function: cached)."""
+    return MappingProxyType(
+        {
+            "email": f"mailto:?subject={quote('Join me at the Referral Store')}"
+            f"&body={quote(text + ' ' + link)}",
+            "x": f"https://twitter.com/intent/tweet?text={quote(text)}&url={quote(link)}",
+            "whatsapp": f"https://wa.me/?text={quote(text + ' ' + link)}",
+            "linkedin": f"https://www.linkedin.com/sharing/share-offsite/?url={quote(link)}",
+        }
+    )
 
 
 @login_required
@@ -149,6 +154,7 @@ def _referrals_context(request, sort: str, block) -> dict:
     return {
         "stats": block.stats,
         "referrals": block.page,
+        "sort_links": _sort_links(sort, spage=request.GET.get("spage", 1)),
         "referrals_pager": pager(
             block.page,
             part="referrals",
@@ -158,6 +164,19 @@ def _referrals_context(request, sort: str, block) -> dict:
             labels=("Previous", "Next"),
             label="Referred friends pages",
         ),
+    }
+
+
+def _sort_links(sort: str, *, spage) -> dict:
+    """The table's column links: each column's other order, the statement page kept."""
+    joined = "joined" if sort == "-joined" else "-joined"
+    status = "-status" if sort == "status" else "status"
+    return {
+        column: {
+            "href": "?" + urlencode({"sort": order, "spage": spage}),
+            "hx": "?" + urlencode({"part": "referrals", "sort": order}),
+        }
+        for column, order in (("joined", joined), ("status", status))
     }
 
 
@@ -193,10 +212,11 @@ def _statement_context(request, sort: str, statement, friends: dict) -> dict:
 
 def _share_block(request) -> dict:
     link = referral_link(request, request.user)
+    text = share_text(request.user.name)
     return {
         "link": link,
-        "share": share_links(link, request.user.name),
-        "share_text": share_text(request.user.name),
+        "share": share_links(link, text),
+        "share_text": text,
         "qr_svg": qr_svg(link),
     }
 

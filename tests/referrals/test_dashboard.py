@@ -297,3 +297,18 @@ def test_the_statement_names_friends_not_on_the_referrals_page_and_in_its_fragme
     assert "Zoe&#x27;s first purchase" in full
     assert "Zoe&#x27;s first purchase" in fragment.content.decode()
     assert "A friend&#x27;s first purchase" in erased
+
+
+def test_the_column_links_flip_the_order_and_keep_the_statement_page(
+    client, referrer, user_factory
+):
+    refer(referrer, user_factory, "Friend")
+    client.force_login(referrer)
+
+    newest = client.get("/dashboard/?spage=2").content.decode()
+    by_status = client.get("/dashboard/?sort=status&spage=1%26sort%3Dx").content.decode()
+
+    assert '<a href="?sort=joined&amp;spage=2" hx-get="?part=referrals&amp;sort=joined"' in newest
+    assert 'href="?sort=status&amp;spage=2"' in newest
+    assert 'href="?sort=-status&amp;spage=1%26sort%3Dx"' in by_status  # kept, never spliced in
+    assert 'href="?sort=-joined&amp;spage=1%26sort%3Dx"' in by_status

@@ -1,0 +1,17 @@
+"""{% referral_rows rows %} and {% statement_rows rows %} (referrals.html)."""
+
+from django import template
+
+from referrals import html
+
+register = template.Library()
+
+
+@register.simple_tag
+def referral_rows(rows):
+    return html.referral_rows(rows)
+
+
+@register.simple_tag
+def statement_rows(rows):
+    return html.statement_rows(rows)
