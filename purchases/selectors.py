@@ -113,9 +113,12 @@ def product_for_buyer(*, product_id: str, user) -> tuple[Product | None, dict | 
     """The product and the user's latest purchase of it (as purchase_for_product says).
 
     What the product page and the checkout show first, in one command for a
-    signed-in user: the product by _id, with the purchases (live and archived)
-    appended by $unionWith, each an indexed query of at most one document (no
-    join). (None, None) for an unknown or malformed id.
+    signed-in user: the user's latest purchase of it, live and archived, with
+    the product appended by $unionWith; each part an indexed query of at most
+    one document (no join). The purchases come first: the stand-in answers an
+    aggregation's leading $match from an index but scans for a $unionWith's,
+    and the products collection is the small one. (None, None) for an unknown
+    or malformed id.
     """
     if not getattr(user, "is_authenticated", False):
         return product_get(product_id=product_id), None
@@ -124,21 +127,17 @@ def product_for_buyer(*, product_id: str, user) -> tuple[Product | None, dict | 
     pk = ObjectId(product_id)
     latest = [{"$sort": {"createdAt": -1, "_id": -1}}, {"$limit": 1}, {"$project": _BOUGHT_FIELDS}]
     pipeline = [
-        {"$match": {"_id": pk}},
-        {
-            "$unionWith": {
-                "coll": Purchase._meta.db_table,
-                "pipeline": [{"$match": _bought(user, pk)}, *latest],
-            }
-        },
+        {"$match": _bought(user, pk)},
+        *latest,
         {
             "$unionWith": {
                 "coll": ArchivedPurchase._meta.db_table,
                 "pipeline": [{"$match": _bought(user, pk)}, *latest],
             }
         },
+        {"$unionWith": {"coll": Product._meta.db_table, "pipeline": [{"$match": {"_id": pk}}]}},
     ]
-    documents = list(collection(Product).aggregate(pipeline))
+    documents = list(collection(Purchase).aggregate(pipeline))
     product = next((d for d in documents if not d.get(_BOUGHT)), None)
     if product is None:
         return None, None

@@ -122,6 +122,35 @@ def test_sorted_limited_finds_answer_as_a_full_sort(engine_client):
     assert all(d["featured"] for d in featured)
 
 
+def test_union_with_a_leading_match_answers_as_a_full_union(engine_client):
+    db = engine_client.lookups
+    products = [ObjectId() for _ in range(5)]
+    db.products.insert_many([{"_id": p, "title": f"P{n}"} for n, p in enumerate(products)])
+    db.purchases.insert_many([{"productId": p, "n": n} for n, p in enumerate(products)])
+
+    def union(*stages):
+        return db.purchases.aggregate([{"$match": {"n": 0}}, {"$project": {"n": 1}}, *stages])
+
+    one = union(
+        {"$unionWith": {"coll": "products", "pipeline": [{"$match": {"_id": products[3]}}]}}
+    )
+    assert [d.get("title", d.get("n")) for d in one] == [0, "P3"]
+    # Two unions of one collection each get their own documents.
+    two = union(
+        {"$unionWith": {"coll": "products", "pipeline": [{"$match": {"_id": products[1]}}]}},
+        {"$unionWith": {"coll": "products", "pipeline": [{"$match": {"title": "P4"}}]}},
+    )
+    assert [d.get("title", d.get("n")) for d in two] == [0, "P1", "P4"]
+    # Without a leading $match, or also joined by $lookup: the whole collection.
+    everything = union({"$unionWith": {"coll": "products", "pipeline": [{"$sort": {"title": -1}}]}})
+    assert [d.get("title", d.get("n")) for d in everything] == [0, "P4", "P3", "P2", "P1", "P0"]
+    joined = union(
+        {"$unionWith": {"coll": "products", "pipeline": [{"$match": {"_id": products[2]}}]}},
+        {"$lookup": {"from": "products", "pipeline": [{"$count": "n"}], "as": "all"}},
+    )
+    assert [d["all"][0]["n"] for d in joined] == [5, 5]
+
+
 # -- in-process: how many stored documents each operation reads -------------
 
 
@@ -267,3 +296,23 @@ def test_memory_engine_reads_the_top_of_the_index_for_a_sorted_limit(memory_db, 
     seconds = [int((moment - start).total_seconds()) for moment in found]
     assert seconds == [3, *range(size - 1, size - 8, -1)]
     assert read <= 20  # the top of the index, not the collection
+
+
+@pytest.mark.parametrize("size", [200, 800])
+def test_memory_engine_reads_only_the_matched_documents_of_a_union(memory_db, monkeypatch, size):
+    products = [ObjectId() for _ in range(size)]
+
+    async def scenario():
+        await memory_db.products.insert_many([{"_id": p, "title": "x"} for p in products])
+        await memory_db.purchases.insert_one({"productId": products[7]})
+        reads = Reads(monkeypatch)
+        pipeline = [
+            {"$match": {"productId": products[7]}},
+            {"$unionWith": {"coll": "products", "pipeline": [{"$match": {"_id": products[7]}}]}},
+        ]
+        found = await (await memory_db.purchases.aggregate(pipeline)).to_list()
+        return len(found), reads.count
+
+    found, read = _run(scenario())
+    assert found == 2
+    assert read <= 20  # the product and the purchase, not the catalog

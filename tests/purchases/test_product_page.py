@@ -150,5 +150,5 @@ def test_the_page_reads_the_product_and_what_was_bought_in_one_command(
 
     assert visitor.names() == ["find products"]
     # The session, the user, then the product with the purchases appended.
-    assert buyer.names() == ["find django_session", "find users", "aggregate products"]
+    assert buyer.names() == ["find django_session", "find users", "aggregate purchases"]
     assert ("You bought this" in html) == (bought is not None)
