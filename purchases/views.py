@@ -242,6 +242,7 @@ def _render_checkout(
         "payment_error": error,
         "balance": request.user.credits,
         "credit_value": settings.CREDIT_VALUE,
+        "credit_options": form.credit_options(quote.credits_used),
         "stripe_js_url": settings.STRIPE_JS_URL,
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
     }

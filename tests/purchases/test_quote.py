@@ -59,3 +59,18 @@ def test_the_checkout_form_offers_exactly_the_credits_the_rule_allows(
 
     offered = [int(v) for v in re.findall(r'<option value="(\d+)"', page)]
     assert offered == [0, 1, 2, 3]
+
+
+def test_the_credit_options_mark_the_credits_in_use(client, user, product_factory):
+    product = product_factory(price=Decimal("32.99"))
+    give_credits(user, 5)
+    client.force_login(user)
+
+    page = client.get(f"/checkout/{product.pk}/?credits=2").content.decode()
+
+    assert (
+        '<option value="0">0 credits ($0.00)</option>'
+        '<option value="1">1 credit ($10.00)</option>'
+        '<option value="2" selected>2 credits ($20.00)</option>'
+        '<option value="3">3 credits ($30.00)</option>'
+    ) in page
