@@ -10,7 +10,9 @@ and indexed as the application's (schema.md):
   unique index ``{userId, isFirstPurchase}``: the award path;
 * a purchase inserted (unique ``idempotencyKey``, the partial index above);
 * the newest 8 products by ``createdAt`` (find with sort and limit, and the
-  aggregation the ORM sends): the home page.
+  aggregation the ORM sends): the home page;
+* a buyer's latest purchase of a product with the product appended by
+  ``$unionWith`` (one command): the product page and the checkout.
 
 A time that grows with the collection means the stand-in scans where MongoDB
 would use an index (ARCHITECTURE.md section 3 records each accommodation).
@@ -89,11 +91,12 @@ def seed(db, n: int) -> dict:
             for i in range(max(60, n // 16))
         ]
     )
-    return {"users": users}
+    return {"users": users, "products": [p["_id"] for p in products.find({}, {"_id": 1})]}
 
 
 def measure(db, n: int) -> dict[str, float]:
-    users = seed(db, n)["users"]
+    seeded = seed(db, n)
+    users, products = seeded["users"], seeded["products"]
     ids = [u["_id"] for u in users]
     fresh = []  # users with no purchase yet: each claims its first purchase once
 
@@ -125,12 +128,24 @@ def measure(db, n: int) -> dict[str, float]:
     def newest_aggregate(i):
         list(db.products.aggregate([{"$sort": {"featured": -1, "createdAt": -1}}, {"$limit": 8}]))
 
+    def product_for_buyer(i):
+        product = products[i % len(products)]
+        bought = {"userId": ids[i % n], "productId": product, "status": "completed"}
+        latest = [{"$sort": {"createdAt": -1, "_id": -1}}, {"$limit": 1}]
+        pipeline = [
+            {"$match": bought},
+            *latest,
+            {"$unionWith": {"coll": "products", "pipeline": [{"$match": {"_id": product}}]}},
+        ]
+        assert len(list(db.purchases.aggregate(pipeline))) >= 1
+
     return {
         "users by _id $in (10)": timed(find_in),
         "insert a purchase": timed(insert),
         "claim a first purchase": timed(claim_first),
         "newest 8 products (find)": timed(newest_find),
         "newest 8 products (aggregate)": timed(newest_aggregate),
+        "a purchase and its product ($unionWith)": timed(product_for_buyer),
     }
 
 
