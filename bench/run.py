@@ -50,8 +50,8 @@ PURCHASE_BATCH = 50
 CATEGORIES = ("ebook", "course", "template", "software", "other")
 # What the checkout's Stripe.js posts for a card: the emulator's test payment method.
 CARD = {"payment_method_id": "pm_card_visa"}
-PROFILE_SAMPLES = 60  # in-process requests per GET page: commands, application and database ms
-PROFILE_POSTS = 24  # in-process checkout POSTs (one buyer each) for the same figures
+PROFILE_SAMPLES = 120  # in-process requests per GET page: commands, application and database ms
+PROFILE_POSTS = 40  # in-process checkout POSTs (one buyer each) for the same figures
 # The projection for a real MongoDB: each indexed command's round trip on a
 # nearby server, added to the application time measured here.
 REAL_MONGODB_MS_PER_COMMAND = 0.35

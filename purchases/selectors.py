@@ -115,9 +115,8 @@ def product_for_buyer(*, product_id: str, user) -> tuple[Product | None, dict | 
     What the product page and the checkout show first, in one command for a
     signed-in user: the user's latest purchase of it, live and archived, with
     the product appended by $unionWith; each part an indexed query of at most
-    one document (no join). The purchases come first: the stand-in answers an
-    aggregation's leading $match from an index but scans for a $unionWith's,
-    and the products collection is the small one. (None, None) for an unknown
+    one document (no join; on the stand-in, each $unionWith's leading $match
+    is a lookup too: referral_site/embedded.py). (None, None) for an unknown
     or malformed id.
     """
     if not getattr(user, "is_authenticated", False):
