@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,6 +74,9 @@ class _CountingListener(monitoring.CommandListener):
             log.durations_ms.append(duration_ms)
 
 
+# Told of every finished command: (command name, collection, "ok" or "failed", ms).
+CommandObserver = Callable[[str, str, str, float], None]
+
 # How many of this process's latest commands the slowest are picked from.
 RECENT_COMMANDS = 500
 
@@ -100,12 +104,25 @@ class SlowCommandListener(monitoring.CommandListener):
     collection, duration, outcome, time) in a bounded deque, appended under
     the lock the listener takes anyway, so recording costs one small tuple per
     command; sorting happens only when someone asks for the slowest.
+
+    And tells its observers (the Prometheus metrics) of every finished
+    command: one listener, one lookup of the command's collection, for all
+    of them. Each listener pymongo calls costs every command of every request
+    (a second command listener for the metrics added about 20 us of CPU to a
+    find_one of 160 us).
     """
 
     def __init__(self, recent: int = RECENT_COMMANDS):
         self._collections: dict[tuple, str] = {}
         self._lock = threading.Lock()
         self._recent: deque[tuple] = deque(maxlen=recent)
+        self._observers: tuple[CommandObserver, ...] = ()
+
+    def observe(self, observer: CommandObserver) -> None:
+        """Also call ``observer(name, collection, outcome, ms)`` for every finished command."""
+        with self._lock:
+            if observer not in self._observers:
+                self._observers = (*self._observers, observer)
 
     def slowest(self, limit: int = 10) -> list[RecentCommand]:
         """The slowest of the recent commands, slowest first (this process only)."""
@@ -132,6 +149,8 @@ class SlowCommandListener(monitoring.CommandListener):
         with self._lock:
             collection = self._collections.pop((event.connection_id, event.request_id), "")
             self._recent.append((event.command_name, collection, duration_ms, outcome, time.time()))
+        for observer in self._observers:
+            observer(event.command_name, collection, outcome, duration_ms)
         # Read each time, so the threshold can change without new clients.
         if duration_ms >= settings.SLOW_QUERY_MS:
             slow_logger.warning(

@@ -43,6 +43,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from pymongo import monitoring
 from pymongo.errors import PyMongoError
 
+from referral_site.db_monitoring import SLOW_LISTENER
+
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 REQUESTS = Counter(
@@ -126,33 +128,22 @@ class RequestMetricsMiddleware:
 # --------------------------------------------------------------------------
 
 
-class CommandMetricsListener(monitoring.CommandListener):
-    """Commands by name and collection; the collection comes from the started event."""
+# (command, collection, outcome) -> its counter and histogram: labels() takes a
+# lock and checks the label values on every call; a dict lookup does not.
+_command_metrics: dict[tuple, tuple] = {}
 
-    def __init__(self):
-        self._collections: dict[tuple, str] = {}
-        self._lock = threading.Lock()
 
-    def started(self, event):
-        target = event.command.get(event.command_name)
-        with self._lock:
-            self._collections[(event.connection_id, event.request_id)] = (
-                target if isinstance(target, str) else ""
-            )
-
-    def _finish(self, event, outcome: str):
-        with self._lock:
-            collection = self._collections.pop((event.connection_id, event.request_id), "")
-        DB_COMMANDS.labels(event.command_name, collection, outcome).inc()
-        DB_COMMAND_SECONDS.labels(event.command_name, collection).observe(
-            event.duration_micros / 1_000_000
+def observe_command(command: str, collection: str, outcome: str, duration_ms: float) -> None:
+    """Count and time one finished command (told by the slow-command listener)."""
+    key = (command, collection, outcome)
+    metrics = _command_metrics.get(key)
+    if metrics is None:
+        metrics = _command_metrics[key] = (
+            DB_COMMANDS.labels(command, collection, outcome),
+            DB_COMMAND_SECONDS.labels(command, collection),
         )
-
-    def succeeded(self, event):
-        self._finish(event, "ok")
-
-    def failed(self, event):
-        self._finish(event, "failed")
+    metrics[0].inc()
+    metrics[1].observe(duration_ms / 1000)
 
 
 class PoolMetricsListener(monitoring.ConnectionPoolListener):
@@ -194,12 +185,19 @@ class PoolMetricsListener(monitoring.ConnectionPoolListener):
         POOL_IN_USE.dec()
 
 
-_LISTENERS = (CommandMetricsListener(), PoolMetricsListener())
+POOL_LISTENER = PoolMetricsListener()
 
 
 def metrics_listeners() -> list:
-    """The listeners every MongoClient of the site is created with (referral_site/db/base.py)."""
-    return list(_LISTENERS) if enabled() else []
+    """The listeners every MongoClient of the site is created with (referral_site/db/base.py).
+
+    The pool's own listener; the commands are counted through the slow-command
+    listener every client has anyway (one command listener fewer per command).
+    """
+    if not enabled():
+        return []
+    SLOW_LISTENER.observe(observe_command)
+    return [POOL_LISTENER]
 
 
 # --------------------------------------------------------------------------
