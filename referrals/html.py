@@ -1,4 +1,4 @@
-"""The dashboard's two tables' rows as HTML, written in Python.
+"""The dashboard's two tables' rows and pagers as HTML, written in Python.
 
 Ten referred friends and ten statement entries per page, each row four
 cells: through the template's loops they were about a third of the
@@ -9,7 +9,7 @@ through the ``referrals_html`` tags; tests/referrals/test_html.py holds the
 markup.
 """
 
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 NONE = "—"
@@ -45,4 +45,35 @@ def statement_rows(rows) -> SafeString:
             )
             for row in rows
         ),
+    )
+
+
+def pager(pager: dict) -> SafeString:
+    """A table's previous/next links (referrals.dashboard.pager); nothing for one page."""
+    page = pager["page"]
+    if page.num_pages <= 1:
+        return SafeString("")
+    links = {}
+    for side in ("previous", "next"):
+        link = pager[side]
+        links[side] = (
+            format_html(
+                '<a href="{}" hx-get="{}" hx-target="#{}" hx-swap="outerHTML" hx-push-url="{}">'
+                "{}</a>",
+                link["href"],
+                link["hx"],
+                pager["target"],
+                link["href"],
+                pager[f"{side}_label"],
+            )
+            if link
+            else ""
+        )
+    return format_html(
+        '<nav class="pagination" aria-label="{}">{}<span>Page {} of {}</span>{}</nav>',
+        pager["label"],
+        links["previous"],
+        page.number,
+        page.num_pages,
+        links["next"],
     )

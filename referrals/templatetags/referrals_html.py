@@ -1,4 +1,4 @@
-"""{% referral_rows rows %} and {% statement_rows rows %} (referrals.html)."""
+"""The dashboard's rows and pagers (referrals.html) as template tags."""
 
 from django import template
 
@@ -15,3 +15,8 @@ def referral_rows(rows):
 @register.simple_tag
 def statement_rows(rows):
     return html.statement_rows(rows)
+
+
+@register.simple_tag
+def dashboard_pager(pager):
+    return html.pager(pager)
