@@ -68,6 +68,18 @@ class CreditTransaction(models.Model):
         db_column="referralId",
         db_index=False,
     )
+    # A referral entry's referred friend, on the referrer's entries and the
+    # friend's own alike: the referrer's statement names the friend without
+    # reading the referral (one read of users for the whole page).
+    referred_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="referredUserId",
+        db_index=False,
+    )
     # The staff member for adjustments and refunds; null when the system acted.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

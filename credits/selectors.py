@@ -21,6 +21,7 @@ class StatementRow:
     held_until: datetime | None = None
     kind: str = ""
     referral_id: object = None
+    referred_user_id: object = None  # a referral entry's referred friend
     date_label: str = ""  # the date as the statement shows it (UTC)
 
     @property
@@ -57,6 +58,7 @@ def credit_statement(*, user_id, page: int = 1, per_page: int = STATEMENT_PER_PA
             held_until=aware(d.get("heldUntil")),
             kind=d["kind"],
             referral_id=d.get("referralId"),
+            referred_user_id=d.get("referredUserId"),
         )
         for d in result.rows
     ]

@@ -61,6 +61,7 @@ class CreditGrant:
     referral_id: ObjectId | None = None
     actor_id: ObjectId | None = None
     held: int = 0  # signed change of held credits (see the module's docstring)
+    referred_user_id: ObjectId | None = None  # a referral entry's referred friend
     held_until: datetime | None = None
 
     def held_back(self, *, until: datetime) -> "CreditGrant":
@@ -90,6 +91,7 @@ def _entry_document(
     held=0,
     held_until=None,
     shortfall=0,
+    referred_user_id=None,
 ) -> dict:
     return {
         "userId": user_id,
@@ -100,6 +102,7 @@ def _entry_document(
         "kind": str(kind),
         "purchaseId": purchase_id,
         "referralId": referral_id,
+        "referredUserId": referred_user_id,
         "actorId": actor_id,
         "reason": reason,
         "balanceAfter": balance_after,
@@ -135,6 +138,7 @@ def credits_grant_many(*, grants: list[CreditGrant]) -> list[AppliedGrant]:
             actor_id=g.actor_id,
             held=g.held,
             held_until=g.held_until,
+            referred_user_id=g.referred_user_id,
         )
         for g in grants
     ]
@@ -341,6 +345,7 @@ def credits_take_back(
     reason: str,
     purchase_id: ObjectId | None = None,
     referral_id: ObjectId | None = None,
+    referred_user_id: ObjectId | None = None,
 ) -> dict | None:
     """Take back up to ``amount`` spendable credits, never below zero; once per key.
 
@@ -361,11 +366,14 @@ def credits_take_back(
             reason=reason,
             purchase_id=purchase_id,
             referral_id=referral_id,
+            referred_user_id=referred_user_id,
         )
     )
 
 
-def _take_back(*, user_id, amount, kind, idempotency_key, reason, purchase_id, referral_id):
+def _take_back(
+    *, user_id, amount, kind, idempotency_key, reason, purchase_id, referral_id, referred_user_id
+):
     ledger = collection(CreditTransaction)
     session = connection.session
     if ledger.find_one({"idempotencyKey": idempotency_key}, {"_id": 1}, session=session):
@@ -396,6 +404,7 @@ def _take_back(*, user_id, amount, kind, idempotency_key, reason, purchase_id, r
         reason=reason,
         purchase_id=purchase_id,
         referral_id=referral_id,
+        referred_user_id=referred_user_id,
         balance_after=balance - taken,
         shortfall=amount - taken,
     )

@@ -93,6 +93,7 @@ def referral_reward_grants(
             reason="Your referral made a first purchase",
             referral_id=conversion.referral_id,
             purchase_id=purchase_id,
+            referred_user_id=conversion.referred_user_id,
         ),
         CreditGrant(
             user_id=conversion.referred_user_id,
@@ -104,6 +105,7 @@ def referral_reward_grants(
             reason="Welcome reward for your first purchase",
             referral_id=conversion.referral_id,
             purchase_id=purchase_id,
+            referred_user_id=conversion.referred_user_id,
         ),
     ]
     grants = [g for g in grants if g.amount > 0]
@@ -442,6 +444,7 @@ def _release(conversion: Conversion, entries: dict[str, dict], *, now: datetime)
                 reason="Referral reward released: now spendable",
                 referral_id=conversion.referral_id,
                 purchase_id=entry.get("purchaseId"),
+                referred_user_id=conversion.referred_user_id,
             )
             for entry in recorded
             if entry.get("heldAmount", 0) > 0
@@ -506,6 +509,7 @@ def referral_take_back(conversion: Conversion, *, purchase_id: ObjectId | None) 
                 reason="Referral reward cancelled: the purchase was refunded",
                 referral_id=conversion.referral_id,
                 purchase_id=purchase_id,
+                referred_user_id=conversion.referred_user_id,
             )
             if credits_grant_many(grants=[cancel]) or _hold_cancelled(conversion, user_id):
                 continue
@@ -518,6 +522,7 @@ def referral_take_back(conversion: Conversion, *, purchase_id: ObjectId | None) 
                 reason="Referral reward reversed: the purchase was refunded",
                 referral_id=conversion.referral_id,
                 purchase_id=purchase_id,
+                referred_user_id=conversion.referred_user_id,
             )
 
 

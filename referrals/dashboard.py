@@ -1,11 +1,11 @@
 """The referral dashboard: /dashboard/ and its htmx fragments and QR downloads.
 
 Commands per full page: session, user, one $facet on the ledger (the statement
-page), one $facet on referrals (statistics, the page of referred users, and
-the referrals the statement's rewards name), the names of all those users: 5,
-whatever the number of referrals or entries; 1 more for a referred user (their
-own referral's state). The statement fragment alone reads the friends' names
-in 2 commands of its own.
+page), one $facet on referrals (statistics and the page of referred users),
+the names of that page's users and of the friends the statement's entries
+name (each entry says who): 5, whatever the number of referrals or entries;
+1 more for a referred user (their own referral's state), 2 more while the
+page shows an entry written before entries named their friend.
 """
 
 from collections.abc import Mapping
@@ -34,6 +34,7 @@ from referrals.selectors import (
     DEFAULT_REFERRAL_SORT,
     REFERRAL_SORTS,
     referral_dashboard_referrals,
+    referral_first_names,
     referral_friend_names,
     referral_invitation,
 )
@@ -121,23 +122,23 @@ def dashboard(request):
     statement = None
     if part in (None, "statement"):
         statement = credit_statement(user_id=user.pk, page=page_number(request.GET.get("spage")))
-    # The referral ids the statement's rewards name: their friends' names come
-    # with the referrals block's aggregation when the page has both.
-    friend_ids = {row.referral_id for row in statement or () if row.kind in _FRIEND_ENTRIES}
+    # The friends the statement's referral entries name (the entry says who):
+    # read with the referrals table's names when the page has both.
+    friend_ids = {row.referred_user_id for row in _friend_rows(statement, user)}
     friends = None
     if part in (None, "stats", "referrals"):
         block = referral_dashboard_referrals(
             referrer_id=user.pk,
             page=page_number(request.GET.get("rpage")),
             sort=sort,
-            friend_referral_ids=friend_ids,
+            friend_user_ids=friend_ids,
         )
         friends = block.friend_names
         context.update(_referrals_context(request, sort, block))
     if statement is not None:
         if friends is None:
-            friends = referral_friend_names(referrer_id=user.pk, referral_ids=friend_ids)
-        context.update(_statement_context(request, sort, statement, friends))
+            friends = referral_first_names(user_ids=friend_ids)
+        context.update(_statement_context(request, sort, statement, user, friends))
     if part is None:
         context.update(_share_block(request))
         if user.referred_by_id is not None:
@@ -188,10 +189,27 @@ _FRIEND_ENTRIES = {
 }
 
 
-def _statement_context(request, sort: str, statement, friends: dict) -> dict:
+def _friend_rows(statement, user) -> list:
+    """The statement's entries about a friend this user referred (their own rewards aside)."""
+    return [
+        row
+        for row in statement or ()
+        if row.kind in _FRIEND_ENTRIES and row.referred_user_id not in (None, user.pk)
+    ]
+
+
+def _statement_context(request, sort: str, statement, user, friends: dict) -> dict:
+    named = {
+        **_older_friend_names(statement, user),
+        **{
+            id(row): friends[row.referred_user_id]
+            for row in _friend_rows(statement, user)
+            if row.referred_user_id in friends
+        },
+    }
     rows = [
-        replace(row, description=_FRIEND_ENTRIES[row.kind].format(friend=friends[row.referral_id]))
-        if row.kind in _FRIEND_ENTRIES and row.referral_id in friends
+        replace(row, description=_FRIEND_ENTRIES[row.kind].format(friend=named[id(row)]))
+        if id(row) in named
         else row
         for row in statement.object_list
     ]
@@ -208,6 +226,19 @@ def _statement_context(request, sort: str, statement, friends: dict) -> dict:
             label="Statement pages",
         ),
     }
+
+
+def _older_friend_names(statement, user) -> dict:
+    """{id(row): name} for referral entries written before entries named their friend.
+
+    They name only the referral: two more commands (its referral, then the
+    user), and only on a page that shows such an entry.
+    """
+    older = [
+        r for r in statement.object_list if r.kind in _FRIEND_ENTRIES and not r.referred_user_id
+    ]
+    names = referral_friend_names(referrer_id=user.pk, referral_ids={r.referral_id for r in older})
+    return {id(row): names[row.referral_id] for row in older if row.referral_id in names}
 
 
 def _share_block(request) -> dict:

@@ -47,9 +47,9 @@ def referral_friend_names(*, referrer_id, referral_ids) -> dict:
     """{referral id: the referred friend's first name} for this referrer's referrals.
 
     Two commands (the referrals by _id, then their users by _id), whatever the
-    number of ids; an erased account is "A friend". The full dashboard gets
-    the same names from its referrals aggregation instead
-    (referral_dashboard_referrals' ``friend_referral_ids``).
+    number of ids; an erased account is "A friend". For ledger entries written
+    before they named their friend (referredUserId); the others need only
+    referral_first_names.
     """
     if not referral_ids:
         return {}
@@ -62,6 +62,12 @@ def referral_friend_names(*, referrer_id, referral_ids) -> dict:
     if not referrals:
         return {}
     return _friend_names(referrals, _users(set(referrals.values())))
+
+
+def referral_first_names(*, user_ids) -> dict:
+    """{user id: first name} of referred friends (one read by _id); erased: "A friend"."""
+    users = _users(set(user_ids))
+    return {uid: _first_name(users.get(uid)) for uid in user_ids}
 
 
 def _users(user_ids) -> dict:
@@ -241,7 +247,7 @@ def referral_invitation(*, referred_user_id) -> ReferredUserRow | None:
 class DashboardReferrals:
     stats: ReferralStats
     page: Page  # of ReferredUserRow
-    friend_names: dict  # {referral id: first name} for the friend_referral_ids asked for
+    friend_names: dict  # {user id: first name} for the friend_user_ids asked for
 
 
 def referral_dashboard_referrals(
@@ -250,49 +256,45 @@ def referral_dashboard_referrals(
     page: int = 1,
     sort: str = DEFAULT_REFERRAL_SORT,
     per_page: int = REFERRALS_PER_PAGE,
-    friend_referral_ids=(),
+    friend_user_ids=(),
 ) -> DashboardReferrals:
     """The referrer's statistics, one page of the people they referred, and friends' names.
 
     One aggregation (schema.md, "User Statistics", without the $lookup): a
-    $facet counts total and converted referrals in the database, returns the
-    requested page (the last one when ``page`` is beyond it) and, for the
-    statement's entries, the referred users of ``friend_referral_ids`` (the
-    referrer's own referrals only). A second command fetches the names of all
-    those users by _id (at most ``per_page`` plus the ids asked for).
+    $facet counts total and converted referrals in the database and returns
+    the requested page (the last one when ``page`` is beyond it). A second
+    command fetches the names of that page's users and of ``friend_user_ids``
+    (the friends the statement names) by _id.
     """
-    extra_facets = {
-        "stats": [
-            {
-                "$group": {
-                    "_id": None,
-                    "total": {"$sum": 1},
-                    "converted": {
-                        "$sum": {
-                            "$cond": [{"$eq": ["$status", ReferralStatus.CONVERTED.value]}, 1, 0]
-                        }
-                    },
-                }
-            }
-        ]
-    }
-    if friend_referral_ids:
-        extra_facets["friends"] = [
-            {"$match": {"_id": {"$in": list(friend_referral_ids)}}},
-            {"$project": {"referredUserId": 1}},
-        ]
     result = facet_page(
         collection(Referral),
         match={"referrerId": referrer_id},
         sort=REFERRAL_SORTS.get(sort, REFERRAL_SORTS[DEFAULT_REFERRAL_SORT]),
         page=page,
         per_page=per_page,
-        extra_facets=extra_facets,
+        extra_facets={
+            "stats": [
+                {
+                    "$group": {
+                        "_id": None,
+                        "total": {"$sum": 1},
+                        "converted": {
+                            "$sum": {
+                                "$cond": [
+                                    {"$eq": ["$status", ReferralStatus.CONVERTED.value]},
+                                    1,
+                                    0,
+                                ]
+                            }
+                        },
+                    }
+                }
+            ]
+        },
     )
     stats_doc = (result.extra["stats"] or [{}])[0]
     stats = ReferralStats(total=stats_doc.get("total", 0), converted=stats_doc.get("converted", 0))
-    friends = {d["_id"]: d["referredUserId"] for d in result.extra.get("friends", [])}
-    users = _users({d["referredUserId"] for d in result.rows} | set(friends.values()))
+    users = _users({d["referredUserId"] for d in result.rows} | set(friend_user_ids))
     missing = {"name": "(deleted)"}
     rows = [
         _row(d, name=users.get(d["referredUserId"], missing).get("name", "")) for d in result.rows
@@ -300,5 +302,5 @@ def referral_dashboard_referrals(
     return DashboardReferrals(
         stats=stats,
         page=Page(object_list=rows, number=result.number, per_page=per_page, count=stats.total),
-        friend_names=_friend_names(friends, users),
+        friend_names={uid: _first_name(users.get(uid)) for uid in friend_user_ids},
     )

@@ -230,6 +230,7 @@ def _seed(referrer, n):
             amount=1,
             kind="referral_reward_referrer",
             referral=r,
+            referred_user=r.referred_user,
             reason="seed",
             idempotency_key=f"seed:{uuid.uuid4().hex}",
         )
@@ -312,3 +313,36 @@ def test_the_column_links_flip_the_order_and_keep_the_statement_page(
     assert 'href="?sort=status&amp;spage=2"' in newest
     assert 'href="?sort=-status&amp;spage=1%26sort%3Dx"' in by_status  # kept, never spliced in
     assert 'href="?sort=-joined&amp;spage=1%26sort%3Dx"' in by_status
+
+
+def test_entries_written_before_they_named_the_friend_still_name_them(
+    client, referrer, user_factory, product_factory
+):
+    refer(referrer, user_factory, "Olga Older", buy=True, product=product_factory())
+    CreditTransaction.objects.filter(user=referrer).update(referred_user=None)
+    client.force_login(referrer)
+
+    with count_commands() as log:
+        page = client.get("/dashboard/").content.decode()
+
+    assert "Olga&#x27;s first purchase" in page
+    assert len(log) == DASHBOARD_BOUND + 2, log.names()  # that page only: its referral, its user
+
+
+def test_a_released_reward_names_the_friend_for_the_referrer_only(
+    client, referrer, user_factory, product_factory, settings
+):
+    from referrals.conversion import referral_release_due
+
+    settings.REFERRAL_HOLD_DAYS = 14
+    zoe = refer(referrer, user_factory, "Zoe Held", buy=True, product=product_factory())
+    referral_release_due(now=timezone.now() + timedelta(days=15))
+
+    client.force_login(referrer)
+    referrers = client.get("/dashboard/").content.decode()
+    client.force_login(zoe)
+    zoes = client.get("/dashboard/").content.decode()
+
+    assert "Zoe&#x27;s first purchase: reward now spendable" in referrers
+    assert "Referral reward released: now spendable" in zoes  # her own, not renamed
+    assert "first purchase: reward now spendable" not in zoes
