@@ -349,6 +349,7 @@ class Seeder:
                         kind=grant.kind,
                         purchase_id=grant.purchase_id,
                         referral_id=grant.referral_id,
+                        referred_user_id=grant.referred_user_id,
                         reason=grant.reason,
                         balance_after=state.balances[uid],
                         idempotency_key=grant.idempotency_key,
