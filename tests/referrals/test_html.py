@@ -11,7 +11,9 @@ from django.template import engines
 from django.test.html import parse_html
 
 from credits.selectors import StatementRow
+from referral_site.paging import Page
 from referrals import html
+from referrals.dashboard import pager
 from referrals.selectors import ReferredUserRow
 
 OLD_REFERRALS = """{% for row in rows %}
@@ -34,8 +36,17 @@ OLD_STATEMENT = """{% for row in rows %}
 WHEN = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
 
 
-def old(markup: str, rows) -> str:
-    return engines["django"].from_string(markup).render({"rows": rows})
+OLD_PAGER = """{% if pager.page.num_pages > 1 %}
+<nav class="pagination" aria-label="{{ pager.label }}">
+  {% if pager.previous %}<a href="{{ pager.previous.href }}" hx-get="{{ pager.previous.hx }}" hx-target="#{{ pager.target }}" hx-swap="outerHTML" hx-push-url="{{ pager.previous.href }}">{{ pager.previous_label }}</a>{% endif %}
+  <span>Page {{ pager.page.number }} of {{ pager.page.num_pages }}</span>
+  {% if pager.next %}<a href="{{ pager.next.href }}" hx-get="{{ pager.next.hx }}" hx-target="#{{ pager.target }}" hx-swap="outerHTML" hx-push-url="{{ pager.next.href }}">{{ pager.next_label }}</a>{% endif %}
+</nav>
+{% endif %}"""  # noqa: E501 - the template's own lines (referrals/_pager.html)
+
+
+def old(markup: str, rows=None, **context) -> str:
+    return engines["django"].from_string(markup).render({"rows": rows, **context})
 
 
 def test_referral_rows_match_the_template_for_every_state():
@@ -85,3 +96,22 @@ def test_statement_rows_match_the_template_for_every_kind_of_entry():
 
     assert parse_html(written) == parse_html(old(OLD_STATEMENT, rows))
     assert "&lt;Clean Code&gt;" in written
+
+
+def test_pagers_match_the_template_on_every_page():
+    for number, count in ((1, 5), (1, 25), (2, 25), (3, 25)):
+        page = Page(object_list=[], number=number, per_page=10, count=count)
+        made = pager(
+            page,
+            part="statement",
+            param="spage",
+            fragment_keep={},
+            keep={"sort": "-joined", "rpage": '2"><b>'},
+            labels=("Newer", "Older"),
+            label="Statement pages",
+        )
+
+        written = html.pager(made)
+
+        assert parse_html(written) == parse_html(old(OLD_PAGER, pager=made)), (number, count)
+        assert ("Page" in written) == (count > 10)
