@@ -99,14 +99,12 @@ class PurchaseHistory:
 def purchase_for_product(*, user, product: Product) -> dict | None:
     """The user's latest purchase of the product, as {"pk", "created_at"}, or None.
 
-    The one place that decides what "already bought" means: a completed
-    purchase (not a declined, interrupted or refunded one). One query on the
-    purchases collection, by userId and productId.
+    What "already bought" means (_bought_pipeline): a completed purchase (not
+    a declined, interrupted or refunded one), live or archived. One command.
     """
     if not getattr(user, "is_authenticated", False):
         return None
-    pipeline = [{"$match": _bought(user, product.pk)}, *_union_archive(_bought(user, product.pk))]
-    return _latest_bought(connection.get_collection(Purchase._meta.db_table).aggregate(pipeline))
+    return _latest_bought(collection(Purchase).aggregate(_bought_pipeline(user, product.pk)))
 
 
 def product_for_buyer(*, product_id: str, user) -> tuple[Product | None, dict | None]:
@@ -124,16 +122,8 @@ def product_for_buyer(*, product_id: str, user) -> tuple[Product | None, dict | 
     if not ObjectId.is_valid(product_id):
         return None, None
     pk = ObjectId(product_id)
-    latest = [{"$sort": {"createdAt": -1, "_id": -1}}, {"$limit": 1}, {"$project": _BOUGHT_FIELDS}]
     pipeline = [
-        {"$match": _bought(user, pk)},
-        *latest,
-        {
-            "$unionWith": {
-                "coll": ArchivedPurchase._meta.db_table,
-                "pipeline": [{"$match": _bought(user, pk)}, *latest],
-            }
-        },
+        *_bought_pipeline(user, pk),
         {"$unionWith": {"coll": Product._meta.db_table, "pipeline": [{"$match": {"_id": pk}}]}},
     ]
     documents = list(collection(Purchase).aggregate(pipeline))
@@ -144,22 +134,22 @@ def product_for_buyer(*, product_id: str, user) -> tuple[Product | None, dict | 
 
 
 _BOUGHT = "_bought"  # marks the purchase documents among a product_for_buyer answer
-_BOUGHT_FIELDS = {"createdAt": 1, _BOUGHT: {"$literal": True}}
 
 
-def _bought(user, product_id: ObjectId) -> dict:
-    return {"userId": user.pk, "productId": product_id, "status": PurchaseStatus.COMPLETED.value}
-
-
-def _union_archive(match: dict) -> list[dict]:
-    """The latest of the live and archived purchases matching ``match`` (one command)."""
-    # A purchase archived by archive_purchases still counts as bought.
-    return [
-        {"$unionWith": {"coll": ArchivedPurchase._meta.db_table, "pipeline": [{"$match": match}]}},
+def _bought_pipeline(user, product_id: ObjectId) -> list[dict]:
+    """The one place that decides what "already bought" means: the user's latest
+    completed purchase of the product in purchases and in purchasesArchive (a
+    purchase archived by archive_purchases still counts), at most one document
+    from each, marked _bought; _latest_bought picks the later."""
+    match = {"userId": user.pk, "productId": product_id, "status": PurchaseStatus.COMPLETED.value}
+    latest = [
+        {"$match": match},
         {"$sort": {"createdAt": -1, "_id": -1}},
         {"$limit": 1},
-        {"$project": _BOUGHT_FIELDS},
+        {"$project": {"createdAt": 1, _BOUGHT: {"$literal": True}}},
     ]
+    archived = {"coll": ArchivedPurchase._meta.db_table, "pipeline": latest}
+    return [*latest, {"$unionWith": archived}]
 
 
 def _latest_bought(documents) -> dict | None:

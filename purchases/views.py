@@ -65,7 +65,7 @@ def product_detail(request, product_id):
         "product": product,
         "purchase": purchase,
         "receipt_url": reverse("purchases:detail", args=[purchase["pk"]]) if purchase else None,
-        # purchase_for_product finds completed purchases only.
+        # product_for_buyer finds completed purchases only.
         "download_url": reverse("purchases:download", args=[purchase["pk"]])
         if purchase
         and download_available(purchase_status=PurchaseStatus.COMPLETED, product=product)
