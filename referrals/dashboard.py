@@ -124,7 +124,11 @@ def dashboard(request):
         statement = credit_statement(user_id=user.pk, page=page_number(request.GET.get("spage")))
     # The friends the statement's referral entries name (the entry says who):
     # read with the referrals table's names when the page has both.
-    friend_ids = {row.referred_user_id for row in _friend_rows(statement, user)}
+    friend_ids = {
+        row.referred_user_id
+        for row in statement or ()
+        if row.kind in _FRIEND_ENTRIES and row.referred_user_id not in (None, user.pk)
+    }
     friends = None
     if part in (None, "stats", "referrals"):
         block = referral_dashboard_referrals(
@@ -189,27 +193,32 @@ _FRIEND_ENTRIES = {
 }
 
 
-def _friend_rows(statement, user) -> list:
-    """The statement's entries about a friend this user referred (their own rewards aside)."""
-    return [
-        row
-        for row in statement or ()
-        if row.kind in _FRIEND_ENTRIES and row.referred_user_id not in (None, user.pk)
-    ]
-
-
 def _statement_context(request, sort: str, statement, user, friends: dict) -> dict:
-    named = {
-        **_older_friend_names(statement, user),
-        **{
-            id(row): friends[row.referred_user_id]
-            for row in _friend_rows(statement, user)
-            if row.referred_user_id in friends
+    """The statement page, its referral entries naming the friend (``friends``: by user id).
+
+    An entry written before entries named their friend names only its
+    referral: two more commands (its referral, then the user), and only on a
+    page that shows such an entry. The user's own entries keep their reason.
+    """
+    older = referral_friend_names(
+        referrer_id=user.pk,
+        referral_ids={
+            row.referral_id
+            for row in statement
+            if row.kind in _FRIEND_ENTRIES and not row.referred_user_id
         },
-    }
+    )
+
+    def friend(row) -> str | None:
+        if row.kind not in _FRIEND_ENTRIES:
+            return None
+        if row.referred_user_id:
+            return friends.get(row.referred_user_id)  # never the user: not asked for
+        return older.get(row.referral_id)
+
     rows = [
-        replace(row, description=_FRIEND_ENTRIES[row.kind].format(friend=named[id(row)]))
-        if id(row) in named
+        replace(row, description=_FRIEND_ENTRIES[row.kind].format(friend=name))
+        if (name := friend(row))
         else row
         for row in statement.object_list
     ]
@@ -226,19 +235,6 @@ def _statement_context(request, sort: str, statement, user, friends: dict) -> di
             label="Statement pages",
         ),
     }
-
-
-def _older_friend_names(statement, user) -> dict:
-    """{id(row): name} for referral entries written before entries named their friend.
-
-    They name only the referral: two more commands (its referral, then the
-    user), and only on a page that shows such an entry.
-    """
-    older = [
-        r for r in statement.object_list if r.kind in _FRIEND_ENTRIES and not r.referred_user_id
-    ]
-    names = referral_friend_names(referrer_id=user.pk, referral_ids={r.referral_id for r in older})
-    return {id(row): names[row.referral_id] for row in older if row.referral_id in names}
 
 
 def _share_block(request) -> dict:

@@ -66,8 +66,7 @@ def referral_friend_names(*, referrer_id, referral_ids) -> dict:
 
 def referral_first_names(*, user_ids) -> dict:
     """{user id: first name} of referred friends (one read by _id); erased: "A friend"."""
-    users = _users(set(user_ids))
-    return {uid: _first_name(users.get(uid)) for uid in user_ids}
+    return _first_names(user_ids, _users(set(user_ids)))
 
 
 def _users(user_ids) -> dict:
@@ -81,6 +80,11 @@ def _users(user_ids) -> dict:
 def _friend_names(referrals: dict, users: dict) -> dict:
     """{referral id: first name} from {referral id: user id}; erased or missing: "A friend"."""
     return {rid: _first_name(users.get(uid)) for rid, uid in referrals.items()}
+
+
+def _first_names(user_ids, users: dict) -> dict:
+    """{user id: first name} of these ids, from the users read."""
+    return {uid: _first_name(users.get(uid)) for uid in user_ids}
 
 
 def _first_name(user: dict | None) -> str:
@@ -302,5 +306,5 @@ def referral_dashboard_referrals(
     return DashboardReferrals(
         stats=stats,
         page=Page(object_list=rows, number=result.number, per_page=per_page, count=stats.total),
-        friend_names={uid: _first_name(users.get(uid)) for uid in friend_user_ids},
+        friend_names=_first_names(friend_user_ids, users),
     )
