@@ -12,7 +12,10 @@ and indexed as the application's (schema.md):
 * the newest 8 products by ``createdAt`` (find with sort and limit, and the
   aggregation the ORM sends): the home page;
 * a buyer's latest purchase of a product with the product appended by
-  ``$unionWith`` (one command): the product page and the checkout.
+  ``$unionWith`` (one command): the product page and the checkout;
+* one referrer's page of referrals and their counts by status in one
+  ``$facet`` (their referrals one in twenty of the collection, 50 to 200):
+  the dashboard.
 
 A time that grows with the collection means the stand-in scans where MongoDB
 would use an index (ARCHITECTURE.md section 3 records each accommodation).
@@ -91,7 +94,26 @@ def seed(db, n: int) -> dict:
             for i in range(max(60, n // 16))
         ]
     )
-    return {"users": users, "products": [p["_id"] for p in products.find({}, {"_id": 1})]}
+    referrals = db.referrals
+    referrals.create_index("referrerId")
+    referrer = ObjectId()
+    for start in range(0, n, 50):
+        referrals.insert_many(
+            [
+                {
+                    "referrerId": referrer if i % 20 == 0 else users[i % n]["_id"],
+                    "referredUserId": ObjectId(),
+                    "status": "converted" if i % 3 == 0 else "pending",
+                    "createdAt": now - dt.timedelta(seconds=i),
+                }
+                for i in range(start, min(n, start + 50))
+            ]
+        )
+    return {
+        "users": users,
+        "products": [p["_id"] for p in products.find({}, {"_id": 1})],
+        "referrer": referrer,
+    }
 
 
 def measure(db, n: int) -> dict[str, float]:
@@ -139,6 +161,20 @@ def measure(db, n: int) -> dict[str, float]:
         ]
         assert len(list(db.purchases.aggregate(pipeline))) >= 1
 
+    def referrals_page(i):
+        # referrals.selectors.referral_dashboard_referrals, through facet_page.
+        pipeline = [
+            {"$match": {"referrerId": seeded["referrer"]}},
+            {"$sort": {"createdAt": -1, "_id": -1}},
+            {
+                "$facet": {
+                    "rows": [{"$skip": 0}, {"$limit": 10}],
+                    "statuses": [{"$group": {"_id": "$status", "n": {"$sum": 1}}}],
+                }
+            },
+        ]
+        assert len(next(db.referrals.aggregate(pipeline))["rows"]) == 10
+
     return {
         "users by _id $in (10)": timed(find_in),
         "insert a purchase": timed(insert),
@@ -146,6 +182,7 @@ def measure(db, n: int) -> dict[str, float]:
         "newest 8 products (find)": timed(newest_find),
         "newest 8 products (aggregate)": timed(newest_aggregate),
         "a purchase and its product ($unionWith)": timed(product_for_buyer),
+        "a referrer's referrals page and counts ($facet)": timed(referrals_page),
     }
 
 

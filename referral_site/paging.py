@@ -4,6 +4,7 @@ Django's Paginator asks for a count and then a slice (two commands); the
 dashboard gets both from one ``$facet`` aggregation and wraps them here.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from math import ceil
@@ -87,24 +88,29 @@ def facet_page(
     page: int,
     per_page: int,
     extra_facets: dict | None = None,
+    count: Callable[[dict], int] | None = None,
 ) -> Facets:
     """One page of ``collection`` and its total count in one aggregation.
+
+    ``count``, when the extra facets already hold the total, reads it from
+    their answers (``{name: documents}``) instead of a $count facet of its
+    own: one pass fewer over the matching documents.
 
     A page beyond the last (a stale link, a hand-edited number) is answered
     with the last page: one more aggregation, only in that case.
     """
-    facets = {
-        "rows": [{"$skip": (page - 1) * per_page}, {"$limit": per_page}],
-        "count": [{"$count": "n"}],
-        **(extra_facets or {}),
-    }
+    facets = {"rows": [{"$skip": (page - 1) * per_page}, {"$limit": per_page}]}
+    if count is None:
+        facets["count"] = [{"$count": "n"}]
+    facets.update(extra_facets or {})
     # $match and $sort before the $facet, where MongoDB can serve both from an
     # index; the sub-pipelines of a $facet never use one.
     pipeline = [{"$match": match}, {"$sort": sort}, {"$facet": facets}]
     result = next(iter(collection.aggregate(pipeline)), None)
     result = result or {key: [] for key in facets}
-    count = (result.get("count") or [{}])[0].get("n", 0)
-    last = max(1, ceil(count / per_page))
+    extra = {key: result.get(key, []) for key in (extra_facets or {})}
+    total = (result.get("count") or [{}])[0].get("n", 0) if count is None else count(extra)
+    last = max(1, ceil(total / per_page))
     if page > last:
         return facet_page(
             collection,
@@ -113,9 +119,9 @@ def facet_page(
             page=last,
             per_page=per_page,
             extra_facets=extra_facets,
+            count=count,
         )
-    extra = {key: result.get(key, []) for key in (extra_facets or {})}
-    return Facets(rows=result.get("rows", []), count=count, number=page, extra=extra)
+    return Facets(rows=result.get("rows", []), count=total, number=page, extra=extra)
 
 
 def aware(value):

@@ -151,6 +151,37 @@ def test_union_with_a_leading_match_answers_as_a_full_union(engine_client):
     assert [d["all"][0]["n"] for d in joined] == [5, 5]
 
 
+def test_plain_values_sort_and_match_as_mongodb_orders_them(engine_client):
+    import datetime as dt
+
+    values = engine_client.lookups.values
+    start = dt.datetime(2026, 1, 1)  # noqa: DTZ001 - naive UTC, as pymongo reads it
+    ids = sorted(ObjectId() for _ in range(3))
+    mixed = [
+        "b", "B", "a", "é", "ab", "",  # strings: by code point ("B" < "a" < "é")
+        ids[2], ids[0], ids[1],
+        start + dt.timedelta(days=1), start,
+        2, 1.5, True, None, {"x": 1},
+    ]  # fmt: skip
+    values.insert_many([{"n": n, "v": v} for n, v in enumerate(mixed)])
+
+    ascending = [d["v"] for d in values.find({}, {"v": 1}).sort([("v", 1), ("n", 1)])]
+    # MongoDB's type order: null, numbers, strings, objects, ObjectId, bool, dates.
+    assert ascending == [
+        None, 1.5, 2, "", "B", "a", "ab", "b", "é", {"x": 1},
+        ids[0], ids[1], ids[2], True, start, start + dt.timedelta(days=1),
+    ]  # fmt: skip
+    descending = [d["v"] for d in values.find({}, {"v": 1}).sort([("v", -1), ("n", 1)])]
+    assert descending == ascending[::-1]
+    assert [d["n"] for d in values.find({"v": "a"})] == [2]
+    assert [d["n"] for d in values.find({"v": ids[1]})] == [8]
+    assert [d["n"] for d in values.find({"v": start})] == [10]
+    assert [d["v"] for d in values.find({"v": {"$gt": "a", "$type": "string"}}).sort("v", 1)] == [
+        "ab", "b", "é",
+    ]  # fmt: skip
+    assert values.count_documents({"v": {"$gte": start}}) == 2  # dates only: no cross-type match
+
+
 # -- in-process: how many stored documents each operation reads -------------
 
 
@@ -316,3 +347,33 @@ def test_memory_engine_reads_only_the_matched_documents_of_a_union(memory_db, mo
     found, read = _run(scenario())
     assert found == 2
     assert read <= 20  # the product and the purchase, not the catalog
+
+
+def test_memory_engine_compares_plain_values_directly(memory_db, monkeypatch):
+    """A sort by date and _id, and an equality on an ObjectId, skip the general comparison."""
+    import datetime as dt
+
+    from mongoeco.compat import base
+
+    start = dt.datetime(2026, 1, 1)  # noqa: DTZ001 - naive UTC, as pymongo reads it
+    owner = ObjectId()
+
+    async def scenario():
+        ledger = memory_db.ledger
+        await ledger.create_index("userId")
+        await ledger.insert_many(
+            [
+                {"userId": owner, "createdAt": start + dt.timedelta(minutes=(n * 7) % 50)}
+                for n in range(50)
+            ]
+        )
+        general = []
+        wrap = base.wrap_bson_numeric
+        monkeypatch.setattr(base, "wrap_bson_numeric", lambda v: general.append(v) or wrap(v))
+        pipeline = [{"$match": {"userId": owner}}, {"$sort": {"createdAt": -1, "_id": -1}}]
+        rows = await (await ledger.aggregate(pipeline)).to_list()
+        return [d["createdAt"] for d in rows], general
+
+    dates, general = _run(scenario())
+    assert dates == sorted(dates, reverse=True) and len(dates) == 50
+    assert general == []  # every comparison was of two dates, two ObjectIds
