@@ -19,20 +19,24 @@ class CheckoutForm(forms.Form):
 
     def __init__(self, *args, credit_choices: tuple[int, ...], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["credits"].choices = [
-            (n, f"{n} credit{'s' if n != 1 else ''} (${credits_value(n)})") for n in credit_choices
-        ]
+        self.credit_choices = credit_choices
+        # Labelled only when a submitted count is checked: the page writes
+        # its own options (credit_options).
+        self.fields["credits"].choices = self._labelled_choices
         self.fields["credits"].error_messages["invalid_choice"] = (
             f"Choose a whole number of credits from 0 to {max(credit_choices)}."
         )
+
+    def _labelled_choices(self) -> list[tuple[int, str]]:
+        return [(n, _credits_label(n)) for n in self.credit_choices]
 
     def credit_options(self, selected: int) -> SafeString:
         """The credits select's <option>s, ``selected`` marked (written here, not by a loop)."""
         return mark_safe(  # noqa: S308 - each value an int, each label escaped
             "".join(
-                f'<option value="{int(value)}"{" selected" if value == selected else ""}>'
-                f"{escape(str(label))}</option>"
-                for value, label in self.fields["credits"].choices
+                f'<option value="{int(n)}"{" selected" if n == selected else ""}>'
+                f"{escape(_credits_label(n))}</option>"
+                for n in self.credit_choices
             )
         )
 
@@ -42,3 +46,7 @@ class CheckoutForm(forms.Form):
             "credits_used": self.cleaned_data["credits"],
             "payment_method_id": self.cleaned_data.get("payment_method_id", ""),
         }
+
+
+def _credits_label(n: int) -> str:
+    return f"{n} credit{'s' if n != 1 else ''} (${credits_value(n)})"

@@ -143,7 +143,10 @@ def credit_choices(*, price: Decimal, balance: int) -> tuple[int, ...]:
 
 def checkout_quote(*, price: Decimal, balance: int, credits_used: int) -> Quote:
     """The split of ``price`` into credits and cash; raises on a credit count not allowed."""
-    choices = credit_choices(price=price, balance=balance)
+    return _quote(price, balance, credits_used, credit_choices(price=price, balance=balance))
+
+
+def _quote(price: Decimal, balance: int, credits_used: int, choices: tuple[int, ...]) -> Quote:
     credit_amount = credits_value(credits_used)
     cash_amount = (price - credit_amount).quantize(CENT)
     if credits_used < 0:
@@ -184,7 +187,7 @@ def checkout_preview(*, price: Decimal, balance: int, requested=None) -> Quote:
         except (TypeError, ValueError):
             wanted = 0
     used = max((n for n in choices if n <= wanted), default=0)
-    return checkout_quote(price=price, balance=balance, credits_used=used)
+    return _quote(price, balance, used, choices)
 
 
 # --- Ledger keys of the purchases' credit movements (published for repairs) -----

@@ -1,18 +1,19 @@
 """The product page (with what the visitor already owns), checkout, history, receipts."""
 
-from functools import wraps
+from functools import lru_cache, wraps
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import content_disposition_header
-from django.views.decorators.csp import csp_override
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -122,14 +123,28 @@ def stripe_csp(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        policy = {key: list(value) for key, value in settings.SECURE_CSP.items()}
-        js, api = _origin(settings.STRIPE_JS_URL), _origin(settings.STRIPE_API_BASE)
-        policy["script-src"].append(js)
-        policy["connect-src"].append(api)
-        policy["frame-src"] = ["'self'", js, *settings.STRIPE_FRAME_HOSTS]
-        return csp_override(policy)(view)(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        # What django.views.decorators.csp.csp_override sets, built once per settings.
+        response._csp_config = _stripe_policy()
+        return response
 
     return wrapped
+
+
+@lru_cache(maxsize=1)
+def _stripe_policy() -> dict:
+    policy = {key: list(value) for key, value in settings.SECURE_CSP.items()}
+    js, api = _origin(settings.STRIPE_JS_URL), _origin(settings.STRIPE_API_BASE)
+    policy["script-src"].append(js)
+    policy["connect-src"].append(api)
+    policy["frame-src"] = ["'self'", js, *settings.STRIPE_FRAME_HOSTS]
+    return policy
+
+
+@receiver(setting_changed)
+def _forget_stripe_policy(*, setting, **kwargs):
+    if setting in {"SECURE_CSP", "STRIPE_JS_URL", "STRIPE_API_BASE", "STRIPE_FRAME_HOSTS"}:
+        _stripe_policy.cache_clear()
 
 
 def _origin(url: str) -> str:

@@ -188,6 +188,19 @@ def test_only_the_checkout_page_lets_stripe_in(client, user, product_factory):
     assert settings.STRIPE_API_BASE not in home and "script-src 'self';" in home + ";"
 
 
+def test_the_checkout_policy_follows_the_stripe_settings(client, settings, user, product_factory):
+    client.force_login(user)
+    path = f"/checkout/{product_factory().pk}/"
+    client.get(path)  # the policy of the settings before
+
+    settings.STRIPE_JS_URL = "https://js.example.test/v3/"
+    settings.STRIPE_FRAME_HOSTS = ["https://hooks.example.test"]
+    policy = client.get(path)["Content-Security-Policy"]
+
+    assert "script-src 'self' https://js.example.test;" in policy
+    assert "frame-src 'self' https://js.example.test https://hooks.example.test" in policy
+
+
 def test_a_provider_outage_is_a_clear_message_and_keeps_the_credits(
     client, settings, user, product_factory
 ):
