@@ -775,25 +775,19 @@ def _install_plain_comparisons() -> None:
     a page of a user's referrals or credit statement (its $match on the
     referrer and its sort by createdAt and _id), growing with the user's
     documents. For these types the general comparison ends in the same
-    Python comparison, so the answer is the same.
+    Python comparison, so the answer is the same. Equality of plain values
+    ends in this comparison too (the engine's values_equal).
     """
     from mongoeco.compat import base
 
     compare = base._compare_values_default
-    equal = base._values_equal_default
 
     def _compare_values_default(left, right, bson_type_order):
         if plain_comparable(left, right):
             return 0 if left == right else (-1 if left < right else 1)
         return compare(left, right, bson_type_order)
 
-    def _values_equal_default(left, right, bson_type_order):
-        if plain_comparable(left, right):
-            return left == right
-        return equal(left, right, bson_type_order)
-
     base._compare_values_default = _compare_values_default
-    base._values_equal_default = _values_equal_default
 
 
 def union_prefilters(pipeline) -> dict[str, dict]:
