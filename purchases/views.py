@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import content_disposition_header
+from django.views.decorators.csp import csp_override
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -123,16 +124,14 @@ def stripe_csp(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        # What django.views.decorators.csp.csp_override sets, built once per settings.
-        response._csp_config = _stripe_policy()
-        return response
+        return csp_override(_stripe_policy())(view)(request, *args, **kwargs)
 
     return wrapped
 
 
 @lru_cache(maxsize=1)
 def _stripe_policy() -> dict:
+    """The policy, built once per settings (rebuilt when a test changes them)."""
     policy = {key: list(value) for key, value in settings.SECURE_CSP.items()}
     js, api = _origin(settings.STRIPE_JS_URL), _origin(settings.STRIPE_API_BASE)
     policy["script-src"].append(js)
