@@ -61,7 +61,8 @@ def referral_friend_names(*, referrer_id, referral_ids) -> dict:
     }
     if not referrals:
         return {}
-    return _friend_names(referrals, _users(set(referrals.values())))
+    users = _users(set(referrals.values()))
+    return {rid: _first_name(users.get(uid)) for rid, uid in referrals.items()}
 
 
 def referral_first_names(*, user_ids) -> dict:
@@ -75,11 +76,6 @@ def _users(user_ids) -> dict:
         return {}
     found = collection(User).find({"_id": {"$in": list(user_ids)}}, {"name": 1, "isActive": 1})
     return {u["_id"]: u for u in found}
-
-
-def _friend_names(referrals: dict, users: dict) -> dict:
-    """{referral id: first name} from {referral id: user id}; erased or missing: "A friend"."""
-    return {rid: _first_name(users.get(uid)) for rid, uid in referrals.items()}
 
 
 def _first_names(user_ids, users: dict) -> dict:
@@ -265,8 +261,8 @@ def referral_dashboard_referrals(
     """The referrer's statistics, one page of the people they referred, and friends' names.
 
     One aggregation (schema.md, "User Statistics", without the $lookup): a
-    $facet counts total and converted referrals in the database and returns
-    the requested page (the last one when ``page`` is beyond it). A second
+    $facet counts the referrals by status in the database (the total is their
+    sum) and returns the requested page (the last one when ``page`` is beyond it). A second
     command fetches the names of that page's users and of ``friend_user_ids``
     (the friends the statement names) by _id.
     """
