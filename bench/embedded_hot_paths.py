@@ -15,7 +15,9 @@ and indexed as the application's (schema.md):
   ``$unionWith`` (one command): the product page and the checkout;
 * one referrer's page of referrals and their counts by status in one
   ``$facet`` (their referrals one in twenty of the collection, 50 to 200):
-  the dashboard.
+  the dashboard;
+* one user's page of the credit statement and its total in one ``$facet``
+  (their entries one in twenty of the ledger): the dashboard.
 
 A time that grows with the collection means the stand-in scans where MongoDB
 would use an index (ARCHITECTURE.md section 3 records each accommodation).
@@ -109,6 +111,21 @@ def seed(db, n: int) -> dict:
                 for i in range(start, min(n, start + 50))
             ]
         )
+    ledger = db.creditTransactions
+    ledger.create_index("userId")
+    ledger.create_index([("userId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)])
+    for start in range(0, n, 50):
+        ledger.insert_many(
+            [
+                {
+                    "userId": referrer if i % 20 == 0 else users[i % n]["_id"],
+                    "amount": 50,
+                    "kind": "referral_reward",
+                    "createdAt": now - dt.timedelta(seconds=i),
+                }
+                for i in range(start, min(n, start + 50))
+            ]
+        )
     return {
         "users": users,
         "products": [p["_id"] for p in products.find({}, {"_id": 1})],
@@ -175,6 +192,15 @@ def measure(db, n: int) -> dict[str, float]:
         ]
         assert len(next(db.referrals.aggregate(pipeline))["rows"]) == 10
 
+    def statement_page(i):
+        # credits.selectors.credit_statement, through facet_page.
+        pipeline = [
+            {"$match": {"userId": seeded["referrer"]}},
+            {"$sort": {"createdAt": -1, "_id": -1}},
+            {"$facet": {"rows": [{"$skip": 0}, {"$limit": 10}], "count": [{"$count": "n"}]}},
+        ]
+        assert next(db.creditTransactions.aggregate(pipeline))["count"][0]["n"] == n // 20
+
     return {
         "users by _id $in (10)": timed(find_in),
         "insert a purchase": timed(insert),
@@ -183,6 +209,7 @@ def measure(db, n: int) -> dict[str, float]:
         "newest 8 products (aggregate)": timed(newest_aggregate),
         "a purchase and its product ($unionWith)": timed(product_for_buyer),
         "a referrer's referrals page and counts ($facet)": timed(referrals_page),
+        "a user's statement page and total ($facet)": timed(statement_page),
     }
 
 

@@ -101,7 +101,9 @@ class CreditTransaction(models.Model):
         db_table = "creditTransactions"
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["user", "-created_at"], name="credit_tx_user_created"),
+            # The statement: newest first, ties in _id order, a page at a time. The
+            # index holds every key of the sort, so MongoDB reads the page from it.
+            models.Index(fields=["user", "-created_at", "-id"], name="credit_tx_user_created"),
         ]
 
     def __str__(self):

@@ -97,6 +97,11 @@ class Referral(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status"], name="referrals_status"),
+            # The dashboard: a referrer's referrals, newest first, a page at a time
+            # (every key of its default sort, so MongoDB reads the page from it).
+            models.Index(
+                fields=["referrer", "-created_at", "-id"], name="referrals_referrer_created"
+            ),
             # The velocity signal: a referrer's conversions in the last 24 hours.
             models.Index(fields=["referrer", "converted_at"], name="referrals_referrer_converted"),
             # The review queue and the release of held rewards.

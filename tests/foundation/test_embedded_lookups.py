@@ -122,6 +122,84 @@ def test_sorted_limited_finds_answer_as_a_full_sort(engine_client):
     assert all(d["featured"] for d in featured)
 
 
+def _facet(owner, sort, skip=0, limit=10, by="status"):
+    return [
+        {"$match": {"ownerId": owner}},
+        {"$sort": sort},
+        {
+            "$facet": {
+                "rows": [{"$skip": skip}, {"$limit": limit}],
+                "count": [{"$count": "n"}],
+                "groups": [{"$group": {"_id": f"${by}", "n": {"$sum": 1}}}],
+            }
+        },
+    ]
+
+
+def test_a_facet_page_answers_as_the_full_pipeline(engine_client, request):
+    """A page with its total and counts by status, as the dashboard and statement ask."""
+    import datetime as dt
+
+    ledger = engine_client.lookups.ledger
+    ledger.create_index("ownerId")
+    ledger.create_index([("ownerId", 1), ("createdAt", -1), ("_id", -1)])
+    start = dt.datetime(2026, 1, 1)  # noqa: DTZ001 - naive UTC, as pymongo reads it
+    owner, other = ObjectId(), ObjectId()
+    documents = [
+        {
+            "_id": ObjectId(),
+            "ownerId": owner if n % 4 else other,
+            "createdAt": start + dt.timedelta(minutes=n % 9),  # many ties: _id decides
+            "status": ["pending", "converted", "reversed"][n % 3],
+            "score": n % 2 if n % 5 else float(n % 2),  # 1 and 1.0 are one group
+        }
+        for n in range(90)
+    ]
+    documents[1].pop("status")  # counted under null, as MongoDB groups a missing field
+    ledger.insert_many(documents)
+    mine = [d for d in documents if d["ownerId"] == owner]
+
+    def expected(reverse, skip, limit=10):
+        ordered = sorted(mine, key=lambda d: (d["createdAt"], d["_id"]), reverse=reverse)
+        return [d["_id"] for d in ordered][skip : skip + limit]
+
+    statuses = {}
+    for d in mine:
+        statuses[d.get("status")] = statuses.get(d.get("status"), 0) + 1
+    for sort, reverse in (
+        ({"createdAt": -1, "_id": -1}, True),
+        ({"createdAt": 1, "_id": 1}, False),
+    ):
+        for skip in (0, 10, 60, 100):
+            (answer,) = ledger.aggregate(_facet(owner, sort, skip))
+            assert [d["_id"] for d in answer["rows"]] == expected(reverse, skip)
+            assert answer["count"] == [{"n": len(mine)}]
+            assert {g["_id"]: g["n"] for g in answer["groups"]} == statuses
+    # Whole documents come back, not just their keys.
+    (answer,) = ledger.aggregate(_facet(owner, {"createdAt": -1, "_id": -1}, limit=1))
+    assert answer["rows"][0] == next(d for d in mine if d["_id"] == expected(True, 0)[0])
+    # Numbers group across their types, as MongoDB groups them.
+    (answer,) = ledger.aggregate(_facet(owner, {"createdAt": -1, "_id": -1}, by="score"))
+    assert sorted(g["n"] for g in answer["groups"]) == sorted(
+        [sum(1 for d in mine if d["score"] == 0), sum(1 for d in mine if d["score"] == 1)]
+    )
+    # No documents: no groups. MongoDB's $count gives no document either; both
+    # engines' own $count gives {n: 0} (ARCHITECTURE.md section 3), the memory
+    # engine's index path gives MongoDB's answer. The dashboard reads both as 0.
+    (answer,) = ledger.aggregate(_facet(ObjectId(), {"createdAt": -1, "_id": -1}))
+    engine = request.node.callspec.params["engine_client"]
+    assert answer == {
+        "rows": [],
+        "count": [] if engine == "memory" else [{"n": 0}],
+        "groups": [],
+    }
+    # A sort key missing from one document: it sorts first, as MongoDB sorts null.
+    ledger.insert_one({"_id": ObjectId(), "ownerId": owner, "status": "pending"})
+    (answer,) = ledger.aggregate(_facet(owner, {"createdAt": 1, "_id": 1}, limit=2))
+    assert "createdAt" not in answer["rows"][0]
+    assert answer["count"] == [{"n": len(mine) + 1}]
+
+
 def test_union_with_a_leading_match_answers_as_a_full_union(engine_client):
     db = engine_client.lookups
     products = [ObjectId() for _ in range(5)]
@@ -347,6 +425,63 @@ def test_memory_engine_reads_only_the_matched_documents_of_a_union(memory_db, mo
     found, read = _run(scenario())
     assert found == 2
     assert read <= 20  # the product and the purchase, not the catalog
+
+
+class Yields:
+    """Counts the documents the memory engine's scans hand on while active."""
+
+    def __init__(self, monkeypatch):
+        from mongoeco.engines.memory import MemoryEngine
+
+        self.count = 0
+        scan = MemoryEngine.scan_find_semantics
+
+        def counting(engine, *args, **kwargs):
+            async def documents():
+                async for document in scan(engine, *args, **kwargs):
+                    self.count += 1
+                    yield document
+
+            return documents()
+
+        monkeypatch.setattr(MemoryEngine, "scan_find_semantics", counting)
+
+
+@pytest.mark.parametrize("size", [200, 800])
+def test_memory_engine_reads_only_the_page_of_a_facet(memory_db, monkeypatch, size):
+    """A referrer's page and counts: their documents' keys are read, only the page is decoded."""
+    import datetime as dt
+
+    start = dt.datetime(2026, 1, 1)  # noqa: DTZ001 - naive UTC, as pymongo reads it
+    owner = ObjectId()
+
+    async def scenario():
+        referrals = memory_db.referrals
+        await referrals.create_index("ownerId")
+        await referrals.insert_many(
+            [
+                {
+                    "ownerId": owner,
+                    "createdAt": start + dt.timedelta(minutes=n),
+                    "status": "converted" if n % 2 else "pending",
+                }
+                for n in range(size)
+            ]
+        )
+        handed_on = Yields(monkeypatch)
+        pipeline = _facet(owner, {"createdAt": -1, "_id": -1}, skip=10)
+        (answer,) = await (await referrals.aggregate(pipeline)).to_list()
+        return answer, handed_on.count
+
+    answer, handed_on = _run(scenario())
+    minutes = [int((d["createdAt"] - start).total_seconds() // 60) for d in answer["rows"]]
+    assert minutes == list(range(size - 11, size - 21, -1))
+    assert answer["count"] == [{"n": size}]
+    assert {g["_id"]: g["n"] for g in answer["groups"]} == {
+        "converted": size // 2,
+        "pending": size // 2,
+    }
+    assert handed_on <= 10  # the page, not every one of the owner's documents
 
 
 def test_memory_engine_compares_plain_values_directly(memory_db, monkeypatch):
