@@ -3,27 +3,30 @@
 Ten referred friends and ten statement entries per page, each row four
 cells: through the template's loops they were about a third of the
 dashboard's rendering (a variable lookup, a filter or a comparison per cell).
-Here they are a format_html per row, with format_html's escaping
-(conditional_escape, as autoescaping templates do). Templates use them
+Here they are an f-string per row of values escaped as autoescaping
+templates escape them (referral_site.markup). Templates use them
 through the ``referrals_html`` tags; tests/referrals/test_html.py holds the
 markup.
 """
 
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
+
+from referral_site.markup import esc, safe_join
 
 NONE = "—"
 
 
 def referral_rows(rows) -> SafeString:
     """<tr>s of the friends you referred (referrals.selectors.ReferredUserRow)."""
-    return format_html_join(
+    return safe_join(
         "\n",
-        '<tr><td data-label="Name">{}</td><td data-label="Joined">{}</td>'
-        '<td data-label="Status"><span class="status status-{}">{}</span></td>'
-        '<td data-label="Converted">{}</td></tr>',
         (
-            (row.name, row.joined_label, row.status, row.state, row.converted_label or NONE)
+            f'<tr><td data-label="Name">{esc(row.name)}</td>'
+            f'<td data-label="Joined">{esc(row.joined_label)}</td>'
+            f'<td data-label="Status"><span class="status status-{esc(row.status)}">'
+            f"{esc(row.state)}</span></td>"
+            f'<td data-label="Converted">{esc(row.converted_label or NONE)}</td></tr>'
             for row in rows
         ),
     )
@@ -31,21 +34,21 @@ def referral_rows(rows) -> SafeString:
 
 def statement_rows(rows) -> SafeString:
     """<tr>s of the credit statement (credits.selectors.StatementRow)."""
-    return format_html_join(
+    return safe_join(
         "\n",
-        '<tr><td data-label="Date">{} UTC</td><td data-label="Description">{}</td>'
-        '<td data-label="Amount" class="{}">{}</td><td data-label="Balance after">{}</td></tr>',
         (
-            (
-                row.date_label,
-                row.description,
-                "amount-out" if row.amount < 0 or row.held < 0 else "amount-in",
-                row.change,
-                NONE if row.balance_after is None else row.balance_after,
-            )
+            f'<tr><td data-label="Date">{esc(row.date_label)} UTC</td>'
+            f'<td data-label="Description">{esc(row.description)}</td>'
+            f'<td data-label="Amount" class="{_amount_class(row)}">{esc(row.change)}</td>'
+            f'<td data-label="Balance after">'
+            f"{esc(NONE if row.balance_after is None else row.balance_after)}</td></tr>"
             for row in rows
         ),
     )
+
+
+def _amount_class(row) -> str:
+    return "amount-out" if row.amount < 0 or row.held < 0 else "amount-in"
 
 
 def pager(pager: dict) -> SafeString:
