@@ -21,7 +21,7 @@ class CheckoutForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.credit_choices = credit_choices
         # Labelled only when a submitted count is checked: the page writes
-        # its own options (credit_options).
+        # its own options (credit_options below).
         self.fields["credits"].choices = self._labelled_choices
         self.fields["credits"].error_messages["invalid_choice"] = (
             f"Choose a whole number of credits from 0 to {max(credit_choices)}."
@@ -30,22 +30,23 @@ class CheckoutForm(forms.Form):
     def _labelled_choices(self) -> list[tuple[int, str]]:
         return [(n, _credits_label(n)) for n in self.credit_choices]
 
-    def credit_options(self, selected: int) -> SafeString:
-        """The credits select's <option>s, ``selected`` marked (written here, not by a loop)."""
-        return mark_safe(  # noqa: S308 - each value an int, each label escaped
-            "".join(
-                f'<option value="{int(n)}"{" selected" if n == selected else ""}>'
-                f"{escape(_credits_label(n))}</option>"
-                for n in self.credit_choices
-            )
-        )
-
     def payment(self) -> dict:
         """The purchase_checkout arguments this form collected: credits and payment."""
         return {
             "credits_used": self.cleaned_data["credits"],
             "payment_method_id": self.cleaned_data.get("payment_method_id", ""),
         }
+
+
+def credit_options(choices, selected: int) -> SafeString:
+    """The credits select's <option>s, ``selected`` marked (written here, not by a loop)."""
+    return mark_safe(  # noqa: S308 - each value an int, each label escaped
+        "".join(
+            f'<option value="{int(n)}"{" selected" if n == selected else ""}>'
+            f"{escape(_credits_label(n))}</option>"
+            for n in choices
+        )
+    )
 
 
 def _credits_label(n: int) -> str:

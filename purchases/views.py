@@ -26,7 +26,7 @@ from purchases.delivery import (
     download_available,
     download_open,
 )
-from purchases.forms import CheckoutForm
+from purchases.forms import CheckoutForm, credit_options
 from purchases.gateways import PaymentError, ensure_payment_provider
 from purchases.models import Purchase, PurchaseStatus
 from purchases.selectors import (
@@ -172,9 +172,9 @@ def checkout(request, product_id):
         price=product.price, balance=request.user.credits, requested=params.get("credits")
     )
     if request.method == "GET":
+        # Nothing submitted: the page needs no form (purchases.html writes its inputs).
         token, is_new = _checkout_token(request)
-        form = _checkout_form(quote, initial={"token": token, "credits": quote.credits_used})
-        return _render_checkout(request, product, form, quote, new_token=is_new and token)
+        return _render_checkout(request, product, None, quote, token=token, new_token=is_new)
     form = _checkout_form(quote, request.POST)
     if not form.is_valid() or request.POST.get("action") == "preview":
         return _render_checkout(request, product, form, quote)
@@ -222,10 +222,17 @@ def _checkout_refused(request, product, quote, exc: ApplicationError):
     form.is_valid()
     if isinstance(exc, PaymentDeclined | PaymentUnavailable):
         return _render_checkout(
-            request, product, form, quote, error=exc.message, status=402, new_token=token
+            request,
+            product,
+            form,
+            quote,
+            token=token,
+            error=exc.message,
+            status=402,
+            new_token=True,
         )
     exc.add_to_form(form)
-    return _render_checkout(request, product, form, quote, new_token=token)
+    return _render_checkout(request, product, form, quote, token=token, new_token=True)
 
 
 def _checkout_done(request, purchase: Purchase):
@@ -241,22 +248,29 @@ def _checkout_done(request, purchase: Purchase):
 def _render_checkout(
     request,
     product,
-    form,
+    form: CheckoutForm | None,
     quote,
     *,
+    token: str = "",
     error: str = "",
     status: int = 200,
-    new_token: str | bool = False,
+    new_token: bool = False,
 ):
+    """The checkout page: ``form`` is the submitted form, or None on a first view.
+
+    ``token`` is the checkout intent the page submits (with no form) or that
+    replaced a refused one; ``new_token`` sets its cookie.
+    """
     ensure_payment_provider()  # its Stripe.js is on the page
     context = {
         "product": product,
         "form": form,
+        "token": token,
         "quote": quote,
         "payment_error": error,
         "balance": request.user.credits,
         "credit_value": settings.CREDIT_VALUE,
-        "credit_options": form.credit_options(quote.credits_used),
+        "credit_options": credit_options(quote.choices, quote.credits_used),
         "stripe_js_url": settings.STRIPE_JS_URL,
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
     }
@@ -270,7 +284,7 @@ def _render_checkout(
     # Back after paying must ask again (and land on the receipt), never show this copy.
     patch_cache_control(response, private=True, no_store=True)
     if new_token:
-        _remember_token(response, request, new_token)
+        _remember_token(response, request, token)
     return response
 
 

@@ -1,0 +1,30 @@
+"""The checkout's summary, form fields and order summary (purchases.html) as template tags."""
+
+from django import template
+
+from purchases import html
+
+register = template.Library()
+
+
+@register.simple_tag
+def checkout_summary(product, quote, balance, credit_value):
+    return html.checkout_summary(product, quote, balance=balance, credit_value=credit_value)
+
+
+@register.simple_tag(takes_context=True)
+def checkout_fields(context, form, quote):
+    return html.checkout_fields(
+        form,
+        quote,
+        token=context.get("token", ""),
+        balance=context["balance"],
+        path=context["request"].path,
+        credit_options=context["credit_options"],
+        payment_error=context.get("payment_error", ""),
+    )
+
+
+@register.simple_tag
+def checkout_breakdown(quote):
+    return html.checkout_breakdown(quote)
