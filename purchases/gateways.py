@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 import stripe
 from django.conf import settings
@@ -150,6 +151,20 @@ class StripeGateway:
                 forget_payment_provider()  # the next call looks again (and restarts an emulator)
             raise PaymentError(_UNAVAILABLE) from exc
 
+    def _request(self, what: str, method: str, path: str, params=None, *, idempotency_key=""):
+        """One API call; its answer as the JSON Stripe sent (a dict).
+
+        Through the client's raw_request: the SDK's own request, retries and
+        errors (CardError and the rest, mapped by _call), without turning the
+        answer into nested StripeObjects, which took about 0.3 ms for a
+        confirmed intent with its payment method on every checkout.
+        """
+        options = {"idempotency_key": idempotency_key} if idempotency_key else {}
+        response = self._call(
+            what, lambda: self._client.raw_request(method, path, **(params or {}), **options)
+        )
+        return response.data
+
     def create_intent(
         self, *, amount: Decimal, payment_method_id: str, purchase_id, idempotency_key: str
     ) -> Intent:
@@ -163,46 +178,31 @@ class StripeGateway:
             "metadata": {"purchase_id": str(purchase_id)},
         }
         return intent_from(
-            self._call(
-                "create",
-                lambda: self._client.v1.payment_intents.create(
-                    params=params, options={"idempotency_key": idempotency_key}
-                ),
+            self._request(
+                "create", "post", "/v1/payment_intents", params, idempotency_key=idempotency_key
             )
         )
 
     def confirm_intent(self, intent_id: str) -> Intent:
         """Charge: succeeded, requires_action (3-D Secure), or CardDeclined."""
-        return intent_from(
-            self._call(
-                "confirm",
-                lambda: self._client.v1.payment_intents.confirm(intent_id, params=_EXPANDED),
-            )
-        )
+        path = f"/v1/payment_intents/{quote(intent_id, safe='')}/confirm"
+        return intent_from(self._request("confirm", "post", path, _EXPANDED))
 
     def retrieve_intent(self, intent_id: str) -> Intent:
-        return intent_from(
-            self._call(
-                "retrieve",
-                lambda: self._client.v1.payment_intents.retrieve(intent_id, params=_EXPANDED),
-            )
-        )
+        path = f"/v1/payment_intents/{quote(intent_id, safe='')}"
+        return intent_from(self._request("retrieve", "get", path, _EXPANDED))
 
     def cancel_intent(self, intent_id: str) -> Intent:
-        return intent_from(
-            self._call("cancel", lambda: self._client.v1.payment_intents.cancel(intent_id))
-        )
+        path = f"/v1/payment_intents/{quote(intent_id, safe='')}/cancel"
+        return intent_from(self._request("cancel", "post", path))
 
     def refund(self, *, intent_id: str, amount: Decimal, idempotency_key: str) -> str:
         """Refund ``amount`` of the intent's charge; the refund's id."""
-        refund = self._call(
-            "refund",
-            lambda: self._client.v1.refunds.create(
-                params={"payment_intent": intent_id, "amount": amount_to_cents(amount)},
-                options={"idempotency_key": idempotency_key},
-            ),
+        params = {"payment_intent": intent_id, "amount": amount_to_cents(amount)}
+        refund = self._request(
+            "refund", "post", "/v1/refunds", params, idempotency_key=idempotency_key
         )
-        return refund.id
+        return refund["id"]
 
 
 # How long a process trusts its last look at the development emulator: the
