@@ -943,22 +943,28 @@ def _install_sorted_limit_by_index() -> None:
     MemoryEngine._candidate_items_for_plan_locked = _candidate_items_for_plan_locked
 
 
+def _plain_index(index) -> bool:
+    """An index whose keys hold every document's plain values: ascending or descending
+    keys (a text, hashed or geo index orders nothing), no partial filter, not sparse,
+    not multikey, no collation."""
+    return (
+        all(isinstance(direction, int) for _field, direction in index["key"])
+        and not index.get("partial_filter_expression")
+        and not index.get("sparse")
+        and not index.get("multikey")
+        and not index.get("collation")
+    )
+
+
 def _top_of_index(indexes, index_data, sort, window: int):
     """Storage keys of the documents first in ``sort`` order, or None when no index serves it."""
     wanted = [(field, 1 if direction > 0 else -1) for field, direction in sort]
     reverse = [(field, -direction) for field, direction in wanted]
     for index in indexes:
-        if not all(isinstance(direction, int) for _field, direction in index["key"]):
-            continue  # a text, hashed or geo index orders nothing
+        if not _plain_index(index):
+            continue
         key = [(field, 1 if direction > 0 else -1) for field, direction in index["key"]]
         if key not in (wanted, reverse):
-            continue
-        if (
-            index.get("partial_filter_expression")
-            or index.get("sparse")
-            or index.get("multikey")
-            or index.get("collation")
-        ):
             continue
         index_map = index_data.get(index["name"])
         if index_map is None:
@@ -1112,16 +1118,6 @@ def _facet_kind(stages):
         ):
             return ("group", group_id[1:], name)
     return None
-
-
-def _plain_index(index) -> bool:
-    return (
-        all(isinstance(direction, int) for _field, direction in index["key"])
-        and not index.get("partial_filter_expression")
-        and not index.get("sparse")
-        and not index.get("multikey")
-        and not index.get("collation")
-    )
 
 
 def _facet_answers(engine, coll, indexes, index_data, field, value, sort, facets):
