@@ -1,8 +1,6 @@
 """Checkout form: the credits to apply and, when cash is due, Stripe.js's payment method."""
 
 from django import forms
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 
 from credits.rules import credits_value
 from referral_site import widgets
@@ -21,14 +19,14 @@ class CheckoutForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.credit_choices = credit_choices
         # Labelled only when a submitted count is checked: the page writes
-        # its own options (credit_options below).
+        # its own options (purchases.html.credit_options).
         self.fields["credits"].choices = self._labelled_choices
         self.fields["credits"].error_messages["invalid_choice"] = (
             f"Choose a whole number of credits from 0 to {max(credit_choices)}."
         )
 
     def _labelled_choices(self) -> list[tuple[int, str]]:
-        return [(n, _credits_label(n)) for n in self.credit_choices]
+        return [(n, credits_label(n)) for n in self.credit_choices]
 
     def payment(self) -> dict:
         """The purchase_checkout arguments this form collected: credits and payment."""
@@ -38,16 +36,11 @@ class CheckoutForm(forms.Form):
         }
 
 
-def credit_options(choices, selected: int) -> SafeString:
-    """The credits select's <option>s, ``selected`` marked (written here, not by a loop)."""
-    return mark_safe(  # noqa: S308 - each value an int, each label escaped
-        "".join(
-            f'<option value="{int(n)}"{" selected" if n == selected else ""}>'
-            f"{escape(_credits_label(n))}</option>"
-            for n in choices
-        )
-    )
+def credits_phrase(n: int) -> str:
+    """ "1 credit", "3 credits": how the checkout writes a number of credits."""
+    return f"{n} credit{'' if n == 1 else 's'}"
 
 
-def _credits_label(n: int) -> str:
-    return f"{n} credit{'s' if n != 1 else ''} (${credits_value(n)})"
+def credits_label(n: int) -> str:
+    """A credits choice: "3 credits ($30.00)"."""
+    return f"{credits_phrase(n)} (${credits_value(n)})"

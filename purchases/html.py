@@ -16,7 +16,7 @@ replaced.
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.html import product_cover
-from purchases.forms import CheckoutForm
+from purchases.forms import CheckoutForm, credits_label, credits_phrase
 from referral_site.markup import esc
 
 _CREDITS = CheckoutForm.base_fields["credits"]
@@ -32,7 +32,7 @@ def checkout_summary(product, quote, *, balance: int, credit_value) -> SafeStrin
         f'    <p class="muted">by {esc(product.author)} · '
         f"{esc(product.get_category_display())}</p>\n"
         f"    <p>Price: <strong>${esc(quote.price)}</strong></p>\n"
-        f'    <p>Your balance: <strong id="balance">{esc(balance)} credit{_s(balance)}</strong>\n'
+        f'    <p>Your balance: <strong id="balance">{esc(credits_phrase(balance))}</strong>\n'
         f"      (each worth ${esc(credit_value)})</p>\n"
         '    <p class="muted" id="credits-rule">Credits count in whole credits of '
         f"${esc(credit_value)},\n"
@@ -49,7 +49,6 @@ def checkout_fields(
     token: str,
     balance: int,
     path: str,
-    credit_options: str,
     payment_error: str = "",
 ) -> SafeString:
     """The hidden inputs, the form's errors, the credits choice and the card section.
@@ -80,10 +79,10 @@ def checkout_fields(
             '              hx-swap="outerHTML" hx-indicator="#breakdown" '
             'hx-disabled-elt="#pay-button"\n'
             '              aria-describedby="credits-help">\n'
-            f"        {esc(credit_options)}\n"
+            f"        {credit_options(quote.choices, quote.credits_used)}\n"
             "      </select>\n"
-            f'      <span class="helptext" id="credits-help">Up to {esc(quote.max_credits)} '
-            f"credit{_s(quote.max_credits)} on this product.</span>\n"
+            f'      <span class="helptext" id="credits-help">Up to '
+            f"{esc(credits_phrase(quote.max_credits))} on this product.</span>\n"
             f"      {credit_errors}\n"
             "    </div>"
         )
@@ -124,7 +123,7 @@ def checkout_breakdown(quote) -> SafeString:
         pay = f"Pay ${esc(quote.cash_amount)}"
         paid = ""
     else:
-        pay = f"Get it with {esc(quote.credits_used)} credit{_s(quote.credits_used)}"
+        pay = f"Get it with {esc(credits_phrase(quote.credits_used))}"
         paid = '<p class="muted">Fully paid with credits: no card needed.</p>'
     return mark_safe(  # noqa: S308 - every value escaped
         '<div id="breakdown" class="breakdown" aria-live="polite" '
@@ -149,14 +148,20 @@ def checkout_breakdown(quote) -> SafeString:
     )
 
 
+def credit_options(choices, selected: int) -> SafeString:
+    """The credits select's <option>s, ``selected`` marked."""
+    return mark_safe(  # noqa: S308 - each value an int, each label escaped
+        "".join(
+            f'<option value="{int(n)}"{" selected" if n == selected else ""}>'
+            f"{esc(credits_label(n))}</option>"
+            for n in choices
+        )
+    )
+
+
 def _errors(errors, role: str = "") -> str:
     """A list of the errors, or nothing when there are none."""
     if not errors:
         return ""
     opening = f'<ul class="errorlist" role="{role}">' if role else '<ul class="errorlist">'
     return opening + "".join(f"<li>{esc(e)}</li>" for e in errors) + "</ul>"
-
-
-def _s(n) -> str:
-    """The template's pluralize: no "s" for exactly one."""
-    return "" if n == 1 else "s"

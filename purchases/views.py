@@ -26,7 +26,7 @@ from purchases.delivery import (
     download_available,
     download_open,
 )
-from purchases.forms import CheckoutForm, credit_options
+from purchases.forms import CheckoutForm
 from purchases.gateways import PaymentError, ensure_payment_provider
 from purchases.models import Purchase, PurchaseStatus
 from purchases.selectors import (
@@ -270,7 +270,6 @@ def _render_checkout(
         "payment_error": error,
         "balance": request.user.credits,
         "credit_value": settings.CREDIT_VALUE,
-        "credit_options": credit_options(quote.choices, quote.credits_used),
         "stripe_js_url": settings.STRIPE_JS_URL,
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
     }

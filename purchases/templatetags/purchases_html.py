@@ -20,7 +20,6 @@ def checkout_fields(context, form, quote):
         token=context.get("token", ""),
         balance=context["balance"],
         path=context["request"].path,
-        credit_options=context["credit_options"],
         payment_error=context.get("payment_error", ""),
     )
 

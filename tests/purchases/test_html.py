@@ -20,7 +20,7 @@ from django.test.html import parse_html
 
 from catalog.models import Product
 from purchases import html
-from purchases.forms import credit_options
+from purchases.html import credit_options
 from purchases.services import checkout_preview
 from purchases.views import _checkout_form
 from referral_site.intents import new_intent_token
@@ -155,7 +155,6 @@ def test_the_fields_match_the_template(name):
         token=token,
         balance=balance,
         path=PATH,
-        credit_options=options,
         payment_error=error,
     )
     # What the template rendered: always a form, unbound on a first view.
