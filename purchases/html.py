@@ -13,6 +13,7 @@ tags; tests/purchases/test_html.py holds the markup to the template it
 replaced.
 """
 
+from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.html import product_cover
@@ -37,7 +38,7 @@ def checkout_summary(product, quote, *, balance: int, credit_value) -> SafeStrin
         '    <p class="muted" id="credits-rule">Credits count in whole credits of '
         f"${esc(credit_value)},\n"
         "      never more than the price or your balance; your card pays the rest "
-        "(at least $0.50, or nothing).</p>\n"
+        f"(at least ${esc(settings.MINIMUM_CHARGE)}, or nothing).</p>\n"
         "  </section>"
     )
 
