@@ -13,11 +13,13 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from catalog.models import Product
 from purchases.models import Purchase
 from referral_site.batching import delete_in, filter_in
+from referral_site.db.base import DatabaseWrapper
 from referral_site.transactions import run_atomically, transactions_supported
 from referrals.models import Referral
 
@@ -173,3 +175,37 @@ def test_admin_change_page_of_a_user(client, staff_user, shop):
 
     assert response.status_code == 200
     assert shop["bob"].referral_code.encode() in response.content
+
+
+def test_a_collection_is_built_once_per_client(db):
+    """The connection hands out one Collection per name until it reconnects."""
+    users = connection.get_collection("users")
+
+    assert connection.get_collection("users") is users
+    assert connection.get_collection("products").name == "products"
+
+    settings_dict = {**connection.settings_dict}
+    settings_dict.pop("EMBEDDED", None)
+    other = DatabaseWrapper(settings_dict, alias="collections-test")
+    try:
+        before = other.get_collection("users")
+        assert before is not users  # another client
+        other.close_pool()
+        after = other.get_collection("users")
+        # A collection of the new client, which answers; not the closed one.
+        assert after is not before
+        assert after.database.client is other.connection
+        assert after.find_one({"_id": ObjectId()}) is None
+    finally:
+        other.close_pool()
+
+
+def test_the_debug_query_log_still_sees_direct_commands(db):
+    """Under DEBUG's query log a collection is the backend's logging wrapper, as before."""
+    plain = connection.get_collection("users")  # handed out (and kept) outside the log
+
+    with CaptureQueriesContext(connection) as queries:
+        assert connection.get_collection("users") is not plain
+        connection.get_collection("users").find_one({"name": "nobody"})
+
+    assert [query["sql"] for query in queries] == ["db.users.find_one({'name': 'nobody'})"]
