@@ -55,6 +55,7 @@ from referral_site.db.documents import document_for, saved, set_document
 from referral_site.exceptions import ApplicationError
 from referral_site.money import CENT
 from referrals.conversion import (
+    Evidence,
     referral_close_unrewarded,
     referral_convert_for_purchase,
     referral_reverse,
@@ -492,16 +493,16 @@ def purchase_qualifies_for_referral(purchase: Purchase) -> bool:
     return purchase.cash_amount >= settings.REFERRAL_MIN_QUALIFYING_AMOUNT
 
 
-def purchase_card_signals(*, purchase: Purchase, referrer_id: ObjectId) -> frozenset[str]:
-    """The purchase's abuse signal: paid with a card the referrer paid with (one indexed read)."""
+def purchase_card_evidence(*, purchase: Purchase, referrer_id: ObjectId) -> tuple[Evidence, ...]:
+    """The purchase's abuse signal: paid with a card the referrer paid with.
+
+    Checked by the referrals app in the command that checks the referrer's
+    velocity (an indexed lookup on userId), not in one of its own.
+    """
     if not purchase.card_fingerprint:
-        return frozenset()
-    shared = collection(Purchase).find_one(
-        {"userId": referrer_id, "cardFingerprint": purchase.card_fingerprint},
-        {"_id": 1},
-        session=connection.session,
-    )
-    return frozenset({Signal.SAME_CARD.value}) if shared is not None else frozenset()
+        return ()
+    shared = {"userId": referrer_id, "cardFingerprint": purchase.card_fingerprint}
+    return (Evidence(Signal.SAME_CARD.value, Purchase, shared),)
 
 
 def _mark_awarded(purchase: Purchase) -> Callable[[], object]:
@@ -544,7 +545,7 @@ def purchase_reward_referral(*, purchase: Purchase, referrer_id: ObjectId | None
         referred_user_id=purchase.user_id,
         referrer_id=referrer_id,
         purchase_id=purchase.pk,
-        signals=purchase_card_signals(purchase=purchase, referrer_id=referrer_id),
+        evidence=purchase_card_evidence(purchase=purchase, referrer_id=referrer_id),
         also=_mark_awarded(purchase),
     )
     if conversion is not None:

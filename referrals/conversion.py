@@ -1,7 +1,7 @@
 """A referred user's qualifying purchase: convert the referral, award both, once.
 
 Which purchase qualifies is the purchases app's decision (it calls down with
-the purchase's id and the signals only it can see, see purchases.services);
+the purchase's id and the evidence only it can see, see purchases.services);
 this module owns what follows. Exactly-once comes from the database, not from
 Python checks:
 * the conversion is one conditional update (status pending -> converted);
@@ -19,6 +19,7 @@ Python checks:
 """
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -117,17 +118,55 @@ def referral_reward_grants(
 # --- Signals ---------------------------------------------------------------------
 
 
-def _velocity_signal(referrer_id: ObjectId, now: datetime) -> set[str]:
-    """The referrer's conversions in the last 24 hours reached REFERRAL_VELOCITY_LIMIT."""
+@dataclass(frozen=True)
+class Evidence:
+    """An abuse signal only the caller can see: ``signal`` when any document of
+    ``model``'s collection matches ``match`` (an indexed lookup).
+
+    Read in the same command as this app's own signal (see ``_signals``), so
+    the caller's check costs no command of its own.
+    """
+
+    signal: str
+    model: type
+    match: dict
+
+
+def _signals(referrer_id: ObjectId, now: datetime, evidence: tuple[Evidence, ...]) -> set[str]:
+    """The conversion's signals: the caller's evidence, and the referrer's
+    conversions in the last 24 hours reaching REFERRAL_VELOCITY_LIMIT.
+
+    One aggregate for all of them: each check is a branch (the first on its
+    own collection, the others appended by ``$unionWith``) that matches with
+    an index, stops at the documents it needs and answers its number; the
+    signals are counted here. No command when there is nothing to check.
+    """
     limit = settings.REFERRAL_VELOCITY_LIMIT
-    if limit is None:
-        return set()
-    recent = collection(Referral).count_documents(
-        {"referrerId": referrer_id, "convertedAt": {"$gte": now - timedelta(hours=24)}},
-        limit=limit,
-        session=connection.session,
+    signals = set()
+    checks = []  # (signal, model, $match, documents enough to raise it)
+    if limit is not None and limit <= 0:
+        signals.add(Signal.VELOCITY.value)  # any count reaches it
+    elif limit is not None:
+        recent = {"referrerId": referrer_id, "convertedAt": {"$gte": now - timedelta(hours=24)}}
+        checks.append((Signal.VELOCITY.value, Referral, recent, limit))
+    checks.extend((e.signal, e.model, e.match, 1) for e in evidence)
+    if not checks:
+        return signals
+    branches = [
+        [{"$match": match}, {"$limit": enough}, {"$project": {"_id": 0, "check": {"$literal": n}}}]
+        for n, (_signal, _model, match, enough) in enumerate(checks)
+    ]
+    pipeline = [*branches[0]]
+    for (_signal, model, _match, _enough), branch in zip(checks[1:], branches[1:], strict=True):
+        pipeline.append({"$unionWith": {"coll": model._meta.db_table, "pipeline": branch}})
+    found = Counter(
+        document["check"]
+        for document in collection(checks[0][1]).aggregate(pipeline, session=connection.session)
     )
-    return {Signal.VELOCITY.value} if recent >= limit else set()
+    signals.update(
+        signal for n, (signal, _model, _match, enough) in enumerate(checks) if found[n] >= enough
+    )
+    return signals
 
 
 # --- Conversion ------------------------------------------------------------------
@@ -286,19 +325,20 @@ def referral_convert_for_purchase(
     referred_user_id: ObjectId,
     referrer_id: ObjectId,
     purchase_id: ObjectId,
-    signals: frozenset[str] = frozenset(),
+    evidence: tuple[Evidence, ...] = (),
     also: Callable[[], object] | None = None,
 ) -> Conversion | None:
     """Convert the buyer's referral and award both users; None when nothing is awarded.
 
-    ``signals`` are the purchase's own (the card, from the purchases app);
-    with any, or any from the sign-up, the conversion waits for review.
+    ``evidence`` is the purchase's own (the card, from the purchases app),
+    checked in the command that checks the referrer's velocity; with any
+    signal, or any from the sign-up, the conversion waits for review.
     Safe to repeat: a referral converted by an earlier, interrupted attempt is
     awarded again, which records only what is still missing. The referrer
     hears of it once, from the call that recorded their reward.
     """
     now = timezone.now()
-    flags = set(signals) | _velocity_signal(referrer_id, now)
+    flags = _signals(referrer_id, now, evidence)
     converted_now = _convert(referred_user_id=referred_user_id, flags=flags, now=now)
     if converted_now is not None and converted_now.signals:
         return None  # in the review queue

@@ -489,6 +489,36 @@ def test_conversions_over_the_velocity_limit_wait_for_review(settings, referrer,
     assert fresh(referrer)[0].credits == 4
 
 
+def test_the_same_card_and_the_velocity_are_both_found(
+    settings, referrer, product, product_factory
+):
+    """The referrals app reads the purchase's card evidence in its velocity command."""
+    settings.REFERRAL_VELOCITY_LIMIT = 1
+    buy(referrer, product_factory(price=Decimal("9.00")))  # the referrer's own Visa
+    first, second = [UserFactory(name=f"Friend {n}", referred_by=referrer) for n in range(2)]
+    for buyer in (first, second):
+        referral_create(referrer=referrer, referred_user=buyer)
+
+    buy(first, product, **card(MASTERCARD))  # another card, the first conversion today
+    buy(second, product)  # the referrer's card, and over the limit
+
+    assert Referral.objects.get(referred_user=first).signals == []
+    assert Referral.objects.get(referred_user=second).signals == [Signal.SAME_CARD, Signal.VELOCITY]
+
+
+@pytest.mark.parametrize(("limit", "signals"), [(None, [Signal.SAME_CARD]), (0, [Signal.VELOCITY])])
+def test_without_a_velocity_check_the_card_is_still_compared(
+    settings, referrer, referred, product, product_factory, limit, signals
+):
+    """No velocity limit: the card check runs alone; a limit of 0: every conversion is flagged."""
+    settings.REFERRAL_VELOCITY_LIMIT = limit
+    buy(referrer, product_factory(price=Decimal("9.00")))
+
+    buy(referred, product, **card(MASTERCARD) if limit == 0 else {})
+
+    assert Referral.objects.get(referred_user=referred).signals == signals
+
+
 def test_staff_who_may_only_view_cannot_decide(
     client, referrer, referred, product, product_factory
 ):
