@@ -30,6 +30,7 @@ def product_url_parts() -> dict[str, str]:
     detail_start, detail_end = reverse("purchases:product_detail", args=[_MARKER]).split(_MARKER)
     cover_start, cover_end = reverse("catalog:cover", args=[_MARKER]).split(_MARKER)
     return {
+        "list": reverse("catalog:product_list"),
         "detail": detail_start,
         "detail_end": detail_end,
         "cover": cover_start,

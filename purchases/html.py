@@ -1,6 +1,7 @@
-"""The checkout's product summary and form fields as HTML, written in Python.
+"""The product page's article, the checkout's product summary and form fields
+as HTML, written in Python.
 
-Through the template they were about half of the checkout page's own time:
+Through the template the checkout's parts were about half of the checkout page's own time:
 forty-odd variable lookups, conditions and loops over the form's errors, each
 a few microseconds of the template engine, for markup that changes only with
 the product, the quote and the form's errors (the order summary is also
@@ -8,20 +9,72 @@ the htmx partial the credits choice asks for). A first view (nothing
 submitted, so no errors) builds no form at all: Django copies a form's fields
 deeply for every instance, and the page needs only two hidden inputs and a
 label from it. Values are escaped as autoescaping templates escape them
-(referral_site.markup). The template uses these through the ``purchases_html``
-tags; tests/purchases/test_html.py holds the markup to the template it
+(referral_site.markup). The templates use these through the ``purchases_html``
+tags; tests/purchases/test_html.py holds the markup to the templates they
 replaced.
 """
 
 from django.conf import settings
+from django.utils.html import linebreaks
 from django.utils.safestring import SafeString, mark_safe
 
-from catalog.html import product_cover
+from catalog.html import product_cover, product_url_parts
 from purchases.forms import CheckoutForm, credits_label, credits_phrase
+from referral_site.formats import long_date
 from referral_site.markup import esc
 
 _CREDITS = CheckoutForm.base_fields["credits"]
 _PAYMENT_ID = CheckoutForm.base_fields["payment_method_id"].widget.attrs["id"]
+
+
+def product_detail(
+    product,
+    *,
+    purchase: dict | None,
+    receipt_url: str | None,
+    download_url: str | None,
+    buy_url: str,
+    signed_in: bool,
+) -> SafeString:
+    """The product page's article: cover, category, title, author, price, what
+    the visitor can do (the receipt and the download of a purchase, else Buy)
+    and the description.
+
+    ``purchase`` is the buyer's latest completed purchase of it ({pk,
+    created_at}) or None; ``buy_url`` the checkout, or for a visitor the
+    sign-in that leads there.
+    """
+    if purchase:
+        action = (
+            '<p class="owned message message-success">\n'
+            f"        You bought this on {esc(long_date(purchase['created_at']))}.\n"
+            f'        <a href="{esc(receipt_url)}">View your receipt</a>\n'
+            "      </p>\n"
+        )
+        if download_url:
+            action += (
+                f'      <p><a class="button" href="{esc(download_url)}">'
+                f"Download {esc(product.file_name)}</a></p>"
+            )
+    else:
+        action = f'<p><a class="button" href="{esc(buy_url)}">Buy</a></p>'
+        if not signed_in:
+            action += '\n      <p class="muted">You will be asked to log in first.</p>'
+    return mark_safe(  # noqa: S308 - every value escaped, the description by linebreaks
+        f'<p><a href="{esc(product_url_parts()["list"])}">&larr; Back to the catalog</a></p>\n'
+        '<article class="product-detail">\n'
+        f"  {product_cover(product, css_class='product-detail-image', loading='eager')}\n"
+        '  <div class="product-detail-body">\n'
+        f'    <p><span class="product-category">{esc(product.get_category_display())}</span></p>\n'
+        f"    <h1>{esc(product.title)}</h1>\n"
+        f'    <p class="product-author">by {esc(product.author)}</p>\n'
+        f'    <p class="product-detail-price">${esc(product.price)}</p>\n'
+        f"    {action}\n"
+        '    <div class="product-description">'
+        f"{linebreaks(product.description, autoescape=True)}</div>\n"
+        "  </div>\n"
+        "</article>"
+    )
 
 
 def checkout_summary(product, quote, *, balance: int, credit_value) -> SafeString:

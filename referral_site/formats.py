@@ -34,6 +34,12 @@ def table_datetime(moment: datetime) -> str:
     return f"{moment.day} {moment:%b} {moment.year}, {moment:%H:%M}"
 
 
+def long_date(moment: datetime) -> str:
+    """``14 December 2026`` (UTC), what ``|date:"j F Y"`` writes."""
+    moment = _utc(moment)
+    return f"{moment.day} {moment:%B} {moment.year}"
+
+
 def day_label(moment: datetime) -> str:
     """A date as customers read it in a sentence: ``Dec 14, 2026`` (UTC)."""
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

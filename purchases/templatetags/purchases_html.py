@@ -1,10 +1,25 @@
-"""The checkout's summary, form fields and order summary (purchases.html) as template tags."""
+"""The product page's article and the checkout's summary, form fields and order
+summary (purchases.html) as template tags."""
 
 from django import template
 
 from purchases import html
 
 register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def product_detail(context):
+    user = context["user"]
+    signed_in = user.is_authenticated
+    return html.product_detail(
+        context["product"],
+        purchase=context["purchase"],
+        receipt_url=context["receipt_url"],
+        download_url=context["download_url"],
+        buy_url=context["checkout_url"] if signed_in else context["login_to_buy_url"],
+        signed_in=signed_in,
+    )
 
 
 @register.simple_tag

@@ -1,8 +1,12 @@
 # ruff: noqa: E501 - the replaced template lines are kept as they were
-"""The checkout's summary, fields and order summary in Python match the template they replaced.
+"""The product page's article and the checkout's summary, fields and order
+summary in Python match the templates they replaced.
 
-The templates below are the last version of those parts of
-purchases/checkout.html, which rendered a CheckoutForm on every view;
+The product page's template below is the last content block of
+purchases/product_detail.html; it must be written the same in every state a
+visitor sees: signed out, signed in, bought with a file to download or
+without, a stored cover, and text that needs escaping. The others are the
+last version of those parts of purchases/checkout.html, which rendered a CheckoutForm on every view;
 purchases.html must write the same markup (compared as parsed HTML) in every
 state the page shows: a first view (no form: the page writes the inputs
 itself), credits to choose or none (no balance, a product too cheap), fully
@@ -10,7 +14,9 @@ paid with credits, one credit, a form with every kind of error, a declined
 payment, and text that needs escaping.
 """
 
+from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from bson import ObjectId
@@ -84,6 +90,32 @@ OLD_BREAKDOWN = (
     "      </p>\n"
     "    </div>"
 )
+
+OLD_PRODUCT = """
+<p><a href="{% url 'catalog:product_list' %}">&larr; Back to the catalog</a></p>
+<article class="product-detail">
+  {% product_cover product css_class="product-detail-image" loading="eager" %}
+  <div class="product-detail-body">
+    <p><span class="product-category">{{ product.get_category_display }}</span></p>
+    <h1>{{ product.title }}</h1>
+    <p class="product-author">by {{ product.author }}</p>
+    <p class="product-detail-price">${{ product.price }}</p>
+    {% if purchase %}
+      <p class="owned message message-success">
+        You bought this on {{ purchase.created_at|date:"j F Y" }}.
+        <a href="{{ receipt_url }}">View your receipt</a>
+      </p>
+      {% if download_url %}<p><a class="button" href="{{ download_url }}">Download {{ product.file_name }}</a></p>{% endif %}
+    {% elif user.is_authenticated %}
+      <p><a class="button" href="{{ checkout_url }}">Buy</a></p>
+    {% else %}
+      <p><a class="button" href="{{ login_to_buy_url }}">Buy</a></p>
+      <p class="muted">You will be asked to log in first.</p>
+    {% endif %}
+    <div class="product-description">{{ product.description|linebreaks }}</div>
+  </div>
+</article>
+"""
 
 PATH = "/checkout/x/?a=1&b=2"
 
@@ -180,3 +212,59 @@ def test_the_order_summary_matches_the_template(name):
     _product, quote, *_rest = state(name)
     ours = html.checkout_breakdown(quote)
     assert parse_html(ours) == parse_html(old(OLD_BREAKDOWN, quote=quote))
+
+
+PRODUCT_STATES = ["signed out", "signed in", "bought, with a file", "bought, no file", "escaping"]
+
+
+@pytest.mark.parametrize("name", PRODUCT_STATES)
+def test_the_product_page_matches_the_template(name):
+    product = Product(
+        pk=ObjectId(),
+        title="Clean Code",
+        author="Robert Martin",
+        price=Decimal("32.99"),
+        category="course",
+        description="Chapter one.\n\nChapter two,\nwith a line break.",
+        image_url="https://example.com/cover.png",
+    )
+    signed_in = name != "signed out"
+    purchase = receipt_url = download_url = None
+    if name.startswith("bought"):
+        purchase = {"pk": ObjectId(), "created_at": datetime(2026, 3, 7, 23, 30, tzinfo=UTC)}
+        receipt_url = f"/purchases/{purchase['pk']}/"
+        if name == "bought, with a file":
+            product.file_name = "clean-code.pdf"
+            download_url = f"/purchases/{purchase['pk']}/download/"
+    if name == "escaping":
+        product.title = 'Tom & "Jerry" <guide>'
+        product.author = "O'Brien <b>"
+        product.description = "<script>alert(1)</script>\n\nA & B"
+        product.cover, product.cover_width, product.cover_height = "covers/x.png", 640, 400
+    urls = {
+        "checkout_url": f"/checkout/{product.pk}/",
+        "login_to_buy_url": f"/accounts/login/?next=/checkout/{product.pk}/",
+    }
+    ours = html.product_detail(
+        product,
+        purchase=purchase,
+        receipt_url=receipt_url,
+        download_url=download_url,
+        buy_url=urls["checkout_url"] if signed_in else urls["login_to_buy_url"],
+        signed_in=signed_in,
+    )
+    user = SimpleNamespace(is_authenticated=signed_in)
+    theirs = old(
+        OLD_PRODUCT,
+        product=product,
+        purchase=purchase,
+        receipt_url=receipt_url,
+        download_url=download_url,
+        user=user,
+        **urls,
+    )
+    assert parse_html(ours) == parse_html(theirs)
+    if name == "escaping":
+        assert "<script>" not in ours and "&lt;script&gt;" in ours
+    if purchase:
+        assert "7 March 2026" in ours
