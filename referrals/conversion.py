@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from bson import ObjectId
 from django.conf import settings
@@ -132,6 +133,13 @@ class Evidence:
     match: dict
 
 
+class _Check(NamedTuple):
+    signal: str
+    model: type
+    match: dict
+    enough: int  # matching documents that raise the signal
+
+
 def _signals(referrer_id: ObjectId, now: datetime, evidence: tuple[Evidence, ...]) -> set[str]:
     """The conversion's signals: the caller's evidence, and the referrer's
     conversions in the last 24 hours reaching REFERRAL_VELOCITY_LIMIT.
@@ -143,29 +151,26 @@ def _signals(referrer_id: ObjectId, now: datetime, evidence: tuple[Evidence, ...
     """
     limit = settings.REFERRAL_VELOCITY_LIMIT
     signals = set()
-    checks = []  # (signal, model, $match, documents enough to raise it)
+    checks = []
     if limit is not None and limit <= 0:
         signals.add(Signal.VELOCITY.value)  # any count reaches it
     elif limit is not None:
         recent = {"referrerId": referrer_id, "convertedAt": {"$gte": now - timedelta(hours=24)}}
-        checks.append((Signal.VELOCITY.value, Referral, recent, limit))
-    checks.extend((e.signal, e.model, e.match, 1) for e in evidence)
+        checks.append(_Check(Signal.VELOCITY.value, Referral, recent, limit))
+    checks.extend(_Check(e.signal, e.model, e.match, 1) for e in evidence)
     if not checks:
         return signals
     branches = [
-        [{"$match": match}, {"$limit": enough}, {"$project": {"_id": 0, "check": {"$literal": n}}}]
-        for n, (_signal, _model, match, enough) in enumerate(checks)
+        [{"$match": c.match}, {"$limit": c.enough}, {"$project": {"_id": 0, "n": {"$literal": n}}}]
+        for n, c in enumerate(checks)
     ]
-    pipeline = [*branches[0]]
-    for (_signal, model, _match, _enough), branch in zip(checks[1:], branches[1:], strict=True):
-        pipeline.append({"$unionWith": {"coll": model._meta.db_table, "pipeline": branch}})
-    found = Counter(
-        document["check"]
-        for document in collection(checks[0][1]).aggregate(pipeline, session=connection.session)
-    )
-    signals.update(
-        signal for n, (signal, _model, _match, enough) in enumerate(checks) if found[n] >= enough
-    )
+    pipeline = branches[0] + [
+        {"$unionWith": {"coll": c.model._meta.db_table, "pipeline": branch}}
+        for c, branch in zip(checks[1:], branches[1:], strict=True)
+    ]
+    answers = collection(checks[0].model).aggregate(pipeline, session=connection.session)
+    found = Counter(answer["n"] for answer in answers)
+    signals.update(c.signal for n, c in enumerate(checks) if found[n] >= c.enough)
     return signals
 
 
