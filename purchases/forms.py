@@ -2,7 +2,7 @@
 
 from django import forms
 
-from credits.rules import credits_value
+from credits.rules import credits_phrase, credits_value
 from referral_site import widgets
 from referral_site.intents import IntentTokenField
 
@@ -34,11 +34,6 @@ class CheckoutForm(forms.Form):
             "credits_used": self.cleaned_data["credits"],
             "payment_method_id": self.cleaned_data.get("payment_method_id", ""),
         }
-
-
-def credits_phrase(n: int) -> str:
-    """ "1 credit", "3 credits": how the checkout writes a number of credits."""
-    return f"{n} credit{'' if n == 1 else 's'}"
 
 
 def credits_label(n: int) -> str:

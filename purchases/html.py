@@ -19,7 +19,8 @@ from django.utils.html import linebreaks
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.html import product_cover, product_url_parts
-from purchases.forms import CheckoutForm, credits_label, credits_phrase
+from credits.rules import credits_phrase
+from purchases.forms import CheckoutForm, credits_label
 from referral_site.formats import long_date
 from referral_site.markup import esc
 
@@ -116,18 +117,18 @@ def checkout_fields(
             f'    <input type="hidden" name="payment_method_id" id="{esc(_PAYMENT_ID)}">'
         )
         errors = credit_errors = card_errors = ""
-        credits_id, credits_label = "id_credits", _CREDITS.label
+        credits_id, label = "id_credits", _CREDITS.label
     else:
         credits = form["credits"]
         hidden = f"{form['token']}\n    {form['payment_method_id']}"
         errors = _errors(form.non_field_errors(), "alert") + _errors(form["token"].errors, "alert")
         credit_errors = _errors(credits.errors)
         card_errors = "".join(f"<p>{esc(e)}</p>" for e in form["payment_method_id"].errors)
-        credits_id, credits_label = credits.id_for_label, credits.label
+        credits_id, label = credits.id_for_label, credits.label
     if quote.max_credits:
         choice = (
             '<div class="field">\n'
-            f'      <label for="{esc(credits_id)}">{esc(credits_label)}</label>\n'
+            f'      <label for="{esc(credits_id)}">{esc(label)}</label>\n'
             f'      <select name="credits" id="{esc(credits_id)}"\n'
             f'              hx-get="{esc(path)}" hx-target="#breakdown" hx-trigger="change"\n'
             '              hx-swap="outerHTML" hx-indicator="#breakdown" '

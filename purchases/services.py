@@ -38,7 +38,7 @@ from pymongo.errors import DuplicateKeyError
 from accounts.models import User
 from catalog.models import Product
 from credits.models import CreditTransaction, Kind
-from credits.rules import credits_value
+from credits.rules import credits_phrase, credits_value
 from credits.services import InsufficientCredits, credits_grant, credits_spend
 from purchases.emails import send_receipt
 from purchases.gateways import (
@@ -155,7 +155,7 @@ def _quote(price: Decimal, balance: int, credits_used: int, choices: tuple[int, 
     if credits_used > max_credits_for(price=price, balance=balance):
         limit = choices[-1]
         raise CheckoutError(
-            f"You can use at most {limit} credit{'s' if limit != 1 else ''} on this product.",
+            f"You can use at most {credits_phrase(limit)} on this product.",
             field="credits",
         )
     if credits_used not in choices:
